@@ -1,0 +1,167 @@
+"""Officer accounts: login, roles and the unit subtree each account may see.
+
+Organisers manage their unit's subtree; secretaries see their own branch. Every view is
+guarded by ``officer_required`` (any officer) or ``organiser_required``; API calls get a JSON
+403/401, pages a redirect to the login form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import db
+from .audit import Actor, record
+from .models import ROLES, Member, Unit, User
+from .timeutil import utcnow
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+login_manager = LoginManager()
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+MIN_PASSWORD = 8
+
+# A real hash to compare against when the username does not exist, so that a wrong
+# username and a wrong password take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(ValueError):
+    """A rejected account change; ``field`` names the form field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    if _wants_json():
+        return jsonify(status="error", reason="login_required", message="Login required"), 401
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def officer_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def organiser_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.role != "organiser":
+            if _wants_json():
+                return jsonify(status="error", reason="forbidden", message="Forbidden"), 403
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def can_see_unit(user: User, unit: Unit) -> bool:
+    return unit.path.startswith(user.unit.path)
+
+
+def can_see_member(user: User, member: Member) -> bool:
+    return can_see_unit(user, member.unit)
+
+
+def can_edit_member(user: User, member: Member) -> bool:
+    return user.role == "organiser" and can_see_member(user, member)
+
+
+def authenticate(s: Session, username: str, password: str) -> User | None:
+    """The active account with this username and password, or None; no hint which was wrong."""
+    user = s.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_user(
+    s: Session,
+    actor: Actor,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    unit: Unit,
+    display_name: str | None = None,
+) -> User:
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AccountError("username", "3–64 letters, digits, '.', '_' or '-'")
+    if s.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AccountError("username", f"username {username!r} is taken")
+    if role not in ROLES:
+        raise AccountError("role", f"role must be one of {', '.join(ROLES)}")
+    if role == "secretary" and unit.kind != "branch":
+        raise AccountError("unit", "a secretary is scoped to a branch")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password", f"at least {MIN_PASSWORD} characters")
+    user = User(
+        username=username,
+        display_name=(display_name or username).strip()[:64],
+        password_hash=generate_password_hash(password),
+        role=role,
+        unit_id=unit.id,
+        unit=unit,
+        active=True,
+        created_at=utcnow(),
+    )
+    s.add(user)
+    s.flush()
+    record(
+        s,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        after={"username": username, "role": role, "unit": unit.code},
+    )
+    return user

@@ -1,0 +1,203 @@
+"""The ``qrservice`` command: set up the database, load the demo, manage accounts, serve."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from . import create_app, db, schema
+from .audit import Actor
+
+
+def _app() -> Flask:
+    return create_app()
+
+
+def _require_current_schema(app: Flask) -> None:
+    engine = db.engine_of(app)
+    if not schema.is_current(engine):
+        raise click.ClickException(
+            f"The database at {engine.url.render_as_string()} is not initialised or is out of "
+            "date: run 'qrservice init-db' first."
+        )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """QR-code member cards and meeting check-in.
+
+    Configuration comes from environment variables (DATABASE_URL, QRSERVICE_DATA,
+    QRSERVICE_BASE_URL, QRSERVICE_ORG_NAME, QRSERVICE_ENV) and data/instance/config.py.
+    """
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the database or migrate it to the newest schema. Never deletes data."""
+    app = _app()
+    engine = db.engine_of(app)
+    before = schema.current_revision(engine)
+    schema.upgrade(engine)
+    after = schema.current_revision(engine)
+    where = engine.url.render_as_string()
+    if before == after:
+        click.echo(f"Database {where} is up to date (revision {after}).")
+    else:
+        click.echo(f"Database {where} migrated from {before or 'empty'} to {after}.")
+
+
+@main.command()
+def demo() -> None:
+    """Initialise the database and load the demo organisation, unless it has data already."""
+    from .demo import MEMBERS_PER_GROUP, ORGANISER, SECRETARY_PASSWORD, build_demo, demo_present
+
+    app = _app()
+    schema.upgrade(db.engine_of(app))
+    with db.transaction(app) as s:
+        if demo_present(s):
+            click.echo("The database already holds an organisation; the demo was not loaded.")
+            return
+        with click.progressbar(length=4 * 2 * MEMBERS_PER_GROUP, label="Demo members") as bar:
+            made = build_demo(s, app.config["ID_HASH_KEY"], date.today(), bar.update)
+    click.echo(
+        f"Demo loaded: {made['units']} units, {made['members']} members "
+        f"({made['floating']} floating), {made['users']} officer accounts."
+    )
+    click.echo(f"  organiser login: {ORGANISER[0]} / {ORGANISER[1]}")
+    click.echo(f"  secretary logins: secretary1 … secretary4 / {SECRETARY_PASSWORD}")
+
+
+@main.command("create-user")
+@click.option("--username", required=True)
+@click.option("--role", type=click.Choice(["organiser", "secretary"]), required=True)
+@click.option(
+    "--unit", "unit_code", required=True, help="Code of the unit the account is scoped to."
+)
+@click.option("--name", "display_name", default=None, help="Display name.")
+@click.password_option(help="Prompted for, hidden, if not given.")
+def create_user_cmd(
+    username: str, role: str, unit_code: str, display_name: str | None, password: str
+) -> None:
+    """Create an officer account."""
+    from .accounts import AccountError, create_user
+    from .models import Unit
+
+    app = _app()
+    _require_current_schema(app)
+    try:
+        with db.transaction(app) as s:
+            unit = s.scalar(select(Unit).where(Unit.code == unit_code))
+            if unit is None:
+                raise AccountError("unit", f"no unit with code {unit_code!r}")
+            create_user(
+                s, Actor.system(), username=username, password=password, role=role, unit=unit,
+                display_name=display_name,
+            )  # fmt: skip
+    except AccountError as exc:
+        raise click.ClickException(f"{exc.field}: {exc.message}") from None
+    click.echo(f"Account {username} ({role}, {unit_code}) created.")
+
+
+@main.command("import-members")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--unit", "unit_code", default=None, help="Scope: only units under this code.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+def import_members(file: Path, unit_code: str | None, dry_run: bool) -> None:
+    """Import members from CSV or XLSX (upsert by member number): every row or none."""
+    from .members_io import ImportFileError, ImportRejected, apply_import, plan_import, read_table
+
+    app = _app()
+    _require_current_schema(app)
+    try:
+        rows = read_table(file.read_bytes(), file.name, app.config["IMPORT_MAX_ROWS"])
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    key = app.config["ID_HASH_KEY"]
+    try:
+        with db.transaction(app) as s:
+            scope = _scope(s, unit_code)
+            if dry_run:
+                report = plan_import(s, scope, rows, key)
+            else:
+                report = apply_import(s, Actor.system(), scope, rows, key)
+    except ImportRejected as exc:
+        report = exc.report
+    for err in report.errors:
+        click.echo(f"row {err.row}, column {err.column}: {err.message}", err=True)
+    verb = "would create" if dry_run else "created"
+    click.echo(
+        f"{report.total} rows: {verb} {len(report.created)}, "
+        f"{'would update' if dry_run else 'updated'} {len(report.updated)}, "
+        f"unchanged {report.unchanged}, errors {len(report.errors)}."
+    )
+    if report.errors:
+        raise click.ClickException("Nothing was imported: correct the rows above and try again.")
+
+
+@main.command("export-members")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--unit", "unit_code", default=None, help="Only members under this unit code.")
+def export_members_cmd(file: Path, unit_code: str | None) -> None:
+    """Export members to FILE (.csv or .xlsx), in the import's columns."""
+    from .members_io import export_members
+
+    fmt = file.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise click.ClickException("FILE must end in .csv or .xlsx")
+    app = _app()
+    _require_current_schema(app)
+    with db.transaction(app) as s:
+        data = export_members(s, _scope(s, unit_code), fmt)
+    file.write_bytes(data)
+    click.echo(f"Wrote {file} ({len(data)} bytes).")
+
+
+def _scope(s, unit_code: str | None):  # type: ignore[no-untyped-def]
+    from .models import Unit
+
+    query = (
+        select(Unit).where(Unit.code == unit_code)
+        if unit_code
+        else select(Unit).where(Unit.parent_id.is_(None))
+    )
+    unit = s.scalars(query.order_by(Unit.id)).first()
+    if unit is None:
+        raise click.ClickException(f"no unit with code {unit_code!r}" if unit_code else "no units")
+    return unit
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Worker processes [default: cores].")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Serve the app with gunicorn (sync workers, one per core)."""
+    from gunicorn.app.base import BaseApplication
+
+    app = _app()
+    _require_current_schema(app)
+    db.engine_of(app).dispose()  # each worker opens its own connections
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers or os.cpu_count() or 1)
+            self.cfg.set("worker_class", "sync")
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("timeout", 60)
+
+        def load(self) -> Flask:
+            return app
+
+    click.echo(f"Serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    Server().run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Configuration: defaults, then the instance config file, then environment variables.
+
+Secrets (the session key, the key of the ID-number hash) are generated on first run and kept
+in ``<instance>/secrets.json``, readable by the owner only, outside the tracked files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: Environment variables read at start-up, with the config key each one sets.
+ENV_KEYS = {
+    "DATABASE_URL": "DATABASE_URL",
+    "QRSERVICE_SECRET_KEY": "SECRET_KEY",
+    "QRSERVICE_BASE_URL": "PUBLIC_BASE_URL",
+    "QRSERVICE_ORG_NAME": "ORG_NAME",
+    "QRSERVICE_ENV": "ENV",
+    "QRSERVICE_PRIVACY": "CARD_PRIVACY",
+}
+
+
+def default_data_dir() -> Path:
+    """``data/`` beside the source tree when run from a checkout, else ``./data``."""
+    if env := os.environ.get("QRSERVICE_DATA"):
+        return Path(env).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "data"
+    return Path.cwd() / "data"
+
+
+def defaults(data_dir: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": f"sqlite:///{data_dir / 'qrservice.db'}",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "ORG_NAME": "示范党委",
+        "ENV": "development",
+        #: What a stranger scanning a card sees: strict, default or open.
+        "CARD_PRIVACY": "default",
+        "MEMBERS_PER_PAGE": 25,
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        "IMPORT_MAX_ROWS": 20000,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LANGUAGES": ["zh", "en"],
+        "BABEL_DEFAULT_LOCALE": "zh",
+    }
+
+
+def load_secrets(instance: Path) -> dict[str, str]:
+    """Read the instance's secrets, creating them (mode 0600) on first run."""
+    path = instance / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance.mkdir(parents=True, exist_ok=True)
+    values = {"SECRET_KEY": secrets.token_urlsafe(48), "ID_HASH_KEY": secrets.token_urlsafe(48)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    return values
+
+
+def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    data_dir = Path(app.instance_path).parent
+    app.config.update(defaults(data_dir))
+    app.config.update(load_secrets(Path(app.instance_path)))
+    app.config.from_pyfile("config.py", silent=True)
+    for env, key in ENV_KEYS.items():
+        if env in os.environ:
+            app.config[key] = os.environ[env]
+    if overrides:
+        app.config.update(overrides)
+    if app.config["ENV"] == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True

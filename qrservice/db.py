@@ -1,0 +1,113 @@
+"""Database engine, session and the one commit boundary of a request.
+
+Business functions add and flush; they never commit. A request commits once, after its
+view returned a non-error response, and rolls back on any exception or error status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+#: Stable constraint names, so that migrations can name what they alter or drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine; SQLite files get WAL, foreign keys and a busy timeout on every connection."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 15})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _tune_sqlite(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when a transaction begins, so that
+    # BEGIN IMMEDIATE below really takes the write lock.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _begin_sqlite(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def init_engine(app: Flask) -> Engine:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    return engine
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions["db_engine"]
+
+
+def session() -> Session:
+    """The current request's (or app context's) session, created on first use."""
+    if "db_session" not in g:
+        from flask import current_app
+
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+@contextmanager
+def transaction(app: Flask) -> Iterator[Session]:
+    """A unit of work outside a request (CLI, tests): commit on success, roll back on error."""
+    with app.extensions["db_sessionmaker"]() as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+def init_app(app: Flask) -> None:
+    init_engine(app)
+
+    @app.after_request
+    def _commit(response):  # type: ignore[no-untyped-def]
+        s = g.pop("db_session", None)
+        if s is not None:
+            try:
+                if response.status_code < 400:
+                    s.commit()
+                else:
+                    s.rollback()
+            finally:
+                s.close()
+        return response
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        s = g.pop("db_session", None)
+        if s is not None:
+            s.rollback()
+            s.close()

@@ -1,0 +1,389 @@
+"""Members and the organisation tree: validation, changes and searches.
+
+``clean_member`` is the one validator of member fields; the web form and the importer both
+use it, so a rule holds wherever a member is written. Errors are keyed by field name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from .audit import Actor, changes, record
+from .models import Member, Unit
+from .timeutil import utcnow
+
+#: Fields of a member as the forms, imports and exports name them, in export order.
+MEMBER_FIELDS = (
+    "number",
+    "name",
+    "gender",
+    "phone",
+    "joined_on",
+    "status",
+    "unit",
+    "floating",
+    "floating_location",
+    "floating_since",
+    "active",
+)
+
+NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
+ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+EARLIEST_JOINED = date(1921, 7, 1)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+_GENDERS = {
+    "male": "male",
+    "m": "male",
+    "男": "male",
+    "female": "female",
+    "f": "female",
+    "女": "female",
+}
+_STATUSES = {
+    "full": "full",
+    "正式": "full",
+    "正式党员": "full",
+    "probationary": "probationary",
+    "预备": "probationary",
+    "预备党员": "probationary",
+}
+_BOOLS = {
+    "yes": True, "y": True, "true": True, "1": True, "是": True,
+    "no": False, "n": False, "false": False, "0": False, "否": False, "": False,
+}  # fmt: skip
+
+
+class MemberError(ValueError):
+    """Rejected member fields: ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value).replace("/", "-").replace(".", "-")
+    try:
+        return date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
+    except ValueError:
+        raise ValueError("not a date; write it as YYYY-MM-DD") from None
+
+
+def normalise_national_id(raw: str) -> str:
+    """An 18-character ID number with a valid check digit (GB 11643), uppercased."""
+    text = raw.strip().upper()
+    if not ID_RE.match(text):
+        raise ValueError("an ID number has 17 digits and a final digit or X")
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(text[:17], weights, strict=True)) % 11]
+    if text[17] != check:
+        raise ValueError("the ID number's check digit is wrong")
+    return text
+
+
+def hash_national_id(key: str, raw: str) -> str:
+    """The keyed hash stored in place of an ID number; only equality look-ups can use it."""
+    digest = hmac.new(key.encode(), normalise_national_id(raw).encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def clean_member(
+    raw: dict[str, Any], units_by_code: dict[str, Unit], today: date | None = None
+) -> dict[str, Any]:
+    """Validate and normalise member fields; raises MemberError naming every bad field.
+
+    ``raw`` holds strings (or cell values) under MEMBER_FIELDS names plus an optional
+    ``national_id``; missing optional fields get their defaults.
+    """
+    today = today or date.today()
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+
+    for key, value in raw.items():
+        text = value.strip() if isinstance(value, str) else ""
+        if text.startswith(FORMULA_PREFIXES) and not (key == "phone" and PHONE_RE.match(text)):
+            errors[key] = "looks like a spreadsheet formula; enter the value itself"
+
+    number = _text(raw.get("number"))
+    if not number:
+        errors.setdefault("number", "required")
+    elif not NUMBER_RE.match(number):
+        errors.setdefault("number", "1–32 letters, digits or '-'")
+    out["number"] = number
+
+    name = _text(raw.get("name"))
+    if not name:
+        errors.setdefault("name", "required")
+    elif len(name) > 64:
+        errors.setdefault("name", "at most 64 characters")
+    elif re.search(r"[<>&\"{}\x00-\x1f\x7f]", name):
+        errors.setdefault("name", 'must not contain markup or control characters (< > & " { })')
+    out["name"] = name
+
+    gender = _GENDERS.get(_text(raw.get("gender")).lower())
+    if gender is None:
+        errors.setdefault("gender", "male or female (男/女)")
+    out["gender"] = gender
+
+    phone = _text(raw.get("phone")) or None
+    if phone and not PHONE_RE.match(phone):
+        errors.setdefault("phone", "digits, spaces or '-', 5–20 long")
+    out["phone"] = phone
+
+    out["joined_on"] = _field_date(raw.get("joined_on"), "joined_on", errors, required=True)
+    if out["joined_on"] and not (EARLIEST_JOINED <= out["joined_on"] <= today):
+        errors.setdefault("joined_on", f"must be between {EARLIEST_JOINED} and today")
+
+    status = _STATUSES.get(_text(raw.get("status")).lower())
+    if status is None:
+        errors.setdefault("status", "full or probationary (正式/预备)")
+    out["status"] = status
+
+    code = _text(raw.get("unit"))
+    unit = units_by_code.get(code)
+    if not code:
+        errors.setdefault("unit", "required")
+    elif unit is None:
+        errors.setdefault("unit", f"no unit with code {code!r} here")
+    elif unit.kind == "committee":
+        errors.setdefault("unit", "a member belongs to a branch or a group, not a committee")
+    out["unit"] = unit
+
+    out["floating"] = _field_bool(raw.get("floating"), "floating", errors)
+    location = _text(raw.get("floating_location")) or None
+    if location and re.search(r"[<>\x00-\x1f]", location):
+        errors.setdefault("floating_location", "must not contain markup or control characters")
+    if out["floating"] and not location:
+        errors.setdefault("floating_location", "required for a floating member")
+    out["floating_location"] = location if out["floating"] else None
+    since = _field_date(raw.get("floating_since"), "floating_since", errors, required=False)
+    if since and since > today:
+        errors.setdefault("floating_since", "must not be in the future")
+    out["floating_since"] = since if out["floating"] else None
+
+    active = raw.get("active")
+    out["active"] = True if _text(active) == "" else _field_bool(active, "active", errors)
+
+    national_id = _text(raw.get("national_id"))
+    if national_id:
+        try:
+            out["national_id"] = normalise_national_id(national_id)
+        except ValueError as exc:
+            errors.setdefault("national_id", str(exc))
+
+    if errors:
+        raise MemberError(errors)
+    return out
+
+
+def _field_date(value: Any, field: str, errors: dict[str, str], required: bool) -> date | None:
+    if value is None or _text(value) == "":
+        if required:
+            errors.setdefault(field, "required")
+        return None
+    try:
+        return _date(value)
+    except ValueError as exc:
+        errors.setdefault(field, str(exc))
+        return None
+
+
+def _field_bool(value: Any, field: str, errors: dict[str, str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    parsed = _BOOLS.get(_text(value).lower())
+    if parsed is None:
+        errors.setdefault(field, "yes or no (是/否)")
+        return False
+    return parsed
+
+
+def member_values(member: Member) -> dict[str, Any]:
+    """A member's fields under MEMBER_FIELDS names, as stored (unit as its code)."""
+    return {
+        "number": member.number,
+        "name": member.name,
+        "gender": member.gender,
+        "phone": member.phone,
+        "joined_on": member.joined_on,
+        "status": member.status,
+        "unit": member.unit.code,
+        "floating": member.floating,
+        "floating_location": member.floating_location,
+        "floating_since": member.floating_since,
+        "active": member.active,
+    }
+
+
+def _apply(member: Member, clean: dict[str, Any], id_hash_key: str) -> None:
+    for field in MEMBER_FIELDS:
+        if field == "unit":
+            member.unit = clean["unit"]
+            member.unit_id = clean["unit"].id
+        elif field == "active":
+            if member.active and not clean["active"]:
+                member.left_on = date.today()
+            elif clean["active"]:
+                member.left_on = None
+            member.active = clean["active"]
+        else:
+            setattr(member, field, clean[field])
+    if clean.get("national_id"):
+        member.id_hash = hash_national_id(id_hash_key, clean["national_id"])
+
+
+def _audit_values(clean: dict[str, Any]) -> dict[str, Any]:
+    values = {f: clean[f] for f in MEMBER_FIELDS}
+    values["unit"] = clean["unit"].code
+    if clean.get("national_id"):
+        values["national_id"] = "(set)"  # never the number itself, not even in the trail
+    return values
+
+
+def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: str) -> Member:
+    if s.scalar(select(Member.id).where(Member.number == clean["number"])) is not None:
+        raise MemberError({"number": f"member number {clean['number']} already exists"})
+    now = utcnow()
+    member = Member(created_at=now, updated_at=now)
+    _apply(member, clean, id_hash_key)
+    s.add(member)
+    s.flush()
+    record(s, actor, "member.create", "member", member.id, after=_audit_values(clean))
+    return member
+
+
+def update_member(
+    s: Session, actor: Actor, member: Member, clean: dict[str, Any], id_hash_key: str
+) -> bool:
+    """Apply changed fields; True if anything changed. The number is the key and stays."""
+    if clean["number"] != member.number:
+        taken = s.scalar(select(Member.id).where(Member.number == clean["number"]))
+        if taken is not None:
+            raise MemberError({"number": f"member number {clean['number']} already exists"})
+    old = member_values(member)
+    new = _audit_values(clean)
+    id_changed = bool(clean.get("national_id")) and member.id_hash != hash_national_id(
+        id_hash_key, clean["national_id"]
+    )
+    before, after = changes(old, {k: v for k, v in new.items() if k != "national_id"})
+    if id_changed:
+        before["national_id"], after["national_id"] = "(hidden)", "(changed)"
+    if not after:
+        return False
+    _apply(member, clean, id_hash_key)
+    member.updated_at = utcnow()
+    s.flush()
+    record(s, actor, "member.update", "member", member.id, before=before, after=after)
+    return True
+
+
+def set_member_active(s: Session, actor: Actor, member: Member, active: bool) -> None:
+    if member.active == active:
+        return
+    member.active = active
+    member.left_on = None if active else date.today()
+    member.updated_at = utcnow()
+    s.flush()
+    action = "member.reactivate" if active else "member.deactivate"
+    record(s, actor, action, "member", member.id, {"active": not active}, {"active": active})
+
+
+def find_by_national_id(s: Session, scope: Unit, id_hash_key: str, raw: str) -> Member | None:
+    digest = hash_national_id(id_hash_key, raw)
+    return s.scalar(
+        select(Member).join(Member.unit).where(Member.id_hash == digest, _in_scope(scope))
+    )
+
+
+def _in_scope(scope: Unit) -> Any:
+    return Unit.path.startswith(scope.path, autoescape=True)
+
+
+def units_in_scope(s: Session, scope: Unit) -> list[Unit]:
+    return list(s.scalars(select(Unit).where(_in_scope(scope)).order_by(Unit.path)))
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    q: str = ""
+    unit_id: int | None = None
+    status: str | None = None
+    floating: bool | None = None
+    active: bool | None = True
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Member]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_members(
+    s: Session, scope: Unit, filt: MemberFilter, page: int = 1, per_page: int = 25
+) -> Page:
+    query = select(Member).join(Member.unit).where(_in_scope(scope))
+    if filt.q:
+        q = filt.q.strip()
+        query = query.where(
+            or_(
+                Member.name.contains(q, autoescape=True), Member.number.contains(q, autoescape=True)
+            )
+        )
+    if filt.unit_id is not None:
+        unit = s.get(Unit, filt.unit_id)
+        if unit is not None:
+            query = query.where(_in_scope(unit))
+    if filt.status:
+        query = query.where(Member.status == filt.status)
+    if filt.floating is not None:
+        query = query.where(Member.floating == filt.floating)
+    if filt.active is not None:
+        query = query.where(Member.active == filt.active)
+    total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    items = s.scalars(
+        query.order_by(Member.number).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Page(list(items), total, page, per_page)
+
+
+def create_unit(
+    s: Session, actor: Actor, *, kind: str, name: str, code: str, parent: Unit | None
+) -> Unit:
+    expected_parent = {"committee": None, "branch": "committee", "group": "branch"}[kind]
+    if (parent.kind if parent else None) != expected_parent:
+        raise ValueError(f"a {kind} must sit under a {expected_parent or 'nothing'}")
+    unit = Unit(kind=kind, name=name, code=code, parent=parent, path="", created_at=utcnow())
+    s.add(unit)
+    s.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    record(s, actor, "unit.create", "unit", unit.id, after={"kind": kind, "code": code})
+    return unit

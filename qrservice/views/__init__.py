@@ -1,0 +1,54 @@
+"""Web views, one blueprint per area, and what every page shares (errors, language, headers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError
+
+from ..i18n import LANGUAGE_NAMES
+
+
+def init_app(app: Flask) -> None:
+    from . import auth, members, org, transfer, users
+
+    for module in (auth, org, members, users, transfer):
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "languages": LANGUAGE_NAMES,
+            "current_language": str(get_locale()),
+            "org_name": app.config["ORG_NAME"],
+        }
+
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+            "script-src 'self'; media-src 'self' blob:; frame-ancestors 'none'",
+        )
+        response.vary.add("Cookie")
+        return response
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+def _error_page(exc: Any) -> Any:
+    code = getattr(exc, "code", 500) or 500
+    if request.path.startswith("/api/"):
+        return jsonify(status="error", reason=f"http_{code}", message=str(exc)), code
+    return render_template("error.html", code=code), code
+
+
+def _csrf_error(exc: CSRFError) -> Any:
+    return render_template("error.html", code=400, csrf=True), 400

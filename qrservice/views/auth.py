@@ -1,0 +1,66 @@
+"""Login, logout and the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from .. import db
+from ..accounts import authenticate, limiter
+from ..i18n import LANG_COOKIE, LANGUAGE_NAMES
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a path on this site; never an absolute URL to somewhere else."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+@bp.route("/")
+def index() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("org.tree"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login() -> Any:
+    if request.method == "POST":
+        user = authenticate(
+            db.session(), request.form.get("username", ""), request.form.get("password", "")
+        )
+        if user is not None:
+            login_user(user)
+            return redirect(safe_next(request.args.get("next"), url_for("org.tree")))
+        flash(_("Wrong username or password."), "error")
+        return render_template("login.html", username=request.form.get("username", "")), 401
+    return render_template("login.html", username="")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    logout_user()
+    flash(_("You are logged out."), "notice")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>")
+def set_language(code: str) -> Any:
+    target = safe_next(request.args.get("next"), url_for("auth.index"))
+    response = make_response(redirect(target))
+    if code in LANGUAGE_NAMES:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response

@@ -1,0 +1,166 @@
+"""Member pages: list and search, open, create, edit, deactivate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import db
+from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
+from ..audit import Actor
+from ..members import (
+    MemberError,
+    MemberFilter,
+    clean_member,
+    create_member,
+    find_by_national_id,
+    member_values,
+    search_members,
+    set_member_active,
+    units_in_scope,
+    update_member,
+)
+from ..models import MEMBER_STATUSES, AuditEvent, Member
+
+bp = Blueprint("members", __name__, url_prefix="/members")
+
+
+def _tri(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.route("/")
+@officer_required
+def index() -> Any:
+    s = db.session()
+    args = request.args
+    active = args.get("active", "yes")
+    filt = MemberFilter(
+        q=args.get("q", "")[:64],
+        unit_id=_int(args.get("unit")),
+        status=args.get("status") if args.get("status") in MEMBER_STATUSES else None,
+        floating=_tri(args.get("floating")),
+        active=_tri(active),
+    )
+    page = search_members(
+        s,
+        current_user.unit,
+        filt,
+        page=_int(args.get("page")) or 1,
+        per_page=current_app.config["MEMBERS_PER_PAGE"],
+    )
+    units = units_in_scope(s, current_user.unit)
+    return render_template("members/index.html", page=page, units=units, args=args, active=active)
+
+
+def _member_or_404(member_id: int) -> Member:
+    member = db.session().get(Member, member_id)
+    if member is None or not can_see_member(current_user, member):
+        abort(404)
+    return member
+
+
+@bp.route("/<int:member_id>")
+@officer_required
+def show(member_id: int) -> Any:
+    member = _member_or_404(member_id)
+    history = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "member", AuditEvent.entity_id == member.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(50)
+    )
+    return render_template(
+        "members/show.html",
+        member=member,
+        history=list(history),
+        can_edit=can_edit_member(current_user, member),
+    )
+
+
+def _form_units() -> list[Any]:
+    return [u for u in units_in_scope(db.session(), current_user.unit) if u.kind != "committee"]
+
+
+def _save(member: Member | None) -> Any:
+    s = db.session()
+    units = _form_units()
+    form = request.form.to_dict()
+    try:
+        clean = clean_member(form, {u.code: u for u in units})
+        key = current_app.config["ID_HASH_KEY"]
+        if member is None:
+            member = create_member(s, Actor.of(current_user), clean, key)
+            flash(_("Member %(number)s created.", number=member.number), "notice")
+        elif update_member(s, Actor.of(current_user), member, clean, key):
+            flash(_("Changes saved."), "notice")
+        else:
+            flash(_("Nothing changed."), "notice")
+    except MemberError as exc:
+        form.pop("national_id", None)  # never echo an ID number back into a page
+        template = "members/form.html"
+        return render_template(
+            template, member=member, form=form, errors=exc.errors, units=units
+        ), 422
+    return redirect(url_for("members.show", member_id=member.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@organiser_required
+def new() -> Any:
+    if request.method == "POST":
+        return _save(None)
+    form = {"status": "probationary", "gender": "", "floating": "no"}
+    return render_template(
+        "members/form.html", member=None, form=form, errors={}, units=_form_units()
+    )
+
+
+@bp.route("/<int:member_id>/edit", methods=["GET", "POST"])
+@organiser_required
+def edit(member_id: int) -> Any:
+    member = _member_or_404(member_id)
+    if request.method == "POST":
+        return _save(member)
+    form = {k: v for k, v in member_values(member).items() if v is not None}
+    form["floating"] = "yes" if member.floating else "no"
+    form["active"] = "yes" if member.active else "no"
+    return render_template(
+        "members/form.html", member=member, form=form, errors={}, units=_form_units()
+    )
+
+
+@bp.route("/<int:member_id>/active", methods=["POST"])
+@organiser_required
+def set_active(member_id: int) -> Any:
+    member = _member_or_404(member_id)
+    active = request.form.get("active") == "yes"
+    set_member_active(db.session(), Actor.of(current_user), member, active)
+    flash(_("Member reactivated.") if active else _("Member marked as left."), "notice")
+    return redirect(url_for("members.show", member_id=member.id))
+
+
+@bp.route("/lookup-id", methods=["POST"])
+@officer_required
+def lookup_id() -> Any:
+    """Find a member by ID number. POST only: the number never appears in a URL or a log."""
+    raw = request.form.get("national_id", "")
+    try:
+        member = find_by_national_id(
+            db.session(), current_user.unit, current_app.config["ID_HASH_KEY"], raw
+        )
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("members.index"))
+    if member is None:
+        flash(_("No member in your units has that ID number."), "error")
+        return redirect(url_for("members.index"))
+    return redirect(url_for("members.show", member_id=member.id))
