@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -135,15 +136,15 @@ def create_user(
 ) -> User:
     username = username.strip()
     if not USERNAME_RE.match(username):
-        raise AccountError("username", "3–64 letters, digits, '.', '_' or '-'")
+        raise AccountError("username", _("3–64 letters, digits, '.', '_' or '-'"))
     if s.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError("username", f"username {username!r} is taken")
+        raise AccountError("username", _("username %(name)s is taken", name=username))
     if role not in ROLES:
-        raise AccountError("role", f"role must be one of {', '.join(ROLES)}")
+        raise AccountError("role", _("role must be organiser or secretary"))
     if role == "secretary" and unit.kind != "branch":
-        raise AccountError("unit", "a secretary is scoped to a branch")
+        raise AccountError("unit", _("a secretary is scoped to a branch"))
     if len(password) < MIN_PASSWORD:
-        raise AccountError("password", f"at least {MIN_PASSWORD} characters")
+        raise AccountError("password", _("at least %(n)d characters", n=MIN_PASSWORD))
     user = User(
         username=username,
         display_name=(display_name or username).strip()[:64],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -88,18 +89,18 @@ def _date(value: Any) -> date:
     try:
         return date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
     except ValueError:
-        raise ValueError("not a date; write it as YYYY-MM-DD") from None
+        raise ValueError(_("not a date; write it as YYYY-MM-DD")) from None
 
 
 def normalise_national_id(raw: str) -> str:
     """An 18-character ID number with a valid check digit (GB 11643), uppercased."""
     text = raw.strip().upper()
     if not ID_RE.match(text):
-        raise ValueError("an ID number has 17 digits and a final digit or X")
+        raise ValueError(_("an ID number has 17 digits and a final digit or X"))
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     check = "10X98765432"[sum(int(d) * w for d, w in zip(text[:17], weights, strict=True)) % 11]
     if text[17] != check:
-        raise ValueError("the ID number's check digit is wrong")
+        raise ValueError(_("the ID number's check digit is wrong"))
     return text
 
 
@@ -124,63 +125,65 @@ def clean_member(
     for key, value in raw.items():
         text = value.strip() if isinstance(value, str) else ""
         if text.startswith(FORMULA_PREFIXES) and not (key == "phone" and PHONE_RE.match(text)):
-            errors[key] = "looks like a spreadsheet formula; enter the value itself"
+            errors[key] = _("looks like a spreadsheet formula; enter the value itself")
 
     number = _text(raw.get("number"))
     if not number:
-        errors.setdefault("number", "required")
+        errors.setdefault("number", _("required"))
     elif not NUMBER_RE.match(number):
-        errors.setdefault("number", "1–32 letters, digits or '-'")
+        errors.setdefault("number", _("1–32 letters, digits or '-'"))
     out["number"] = number
 
     name = _text(raw.get("name"))
     if not name:
-        errors.setdefault("name", "required")
+        errors.setdefault("name", _("required"))
     elif len(name) > 64:
-        errors.setdefault("name", "at most 64 characters")
+        errors.setdefault("name", _("at most 64 characters"))
     elif re.search(r"[<>&\"{}\x00-\x1f\x7f]", name):
-        errors.setdefault("name", 'must not contain markup or control characters (< > & " { })')
+        errors.setdefault("name", _('must not contain markup or control characters (< > & " { })'))
     out["name"] = name
 
     gender = _GENDERS.get(_text(raw.get("gender")).lower())
     if gender is None:
-        errors.setdefault("gender", "male or female (男/女)")
+        errors.setdefault("gender", _("male or female (男/女)"))
     out["gender"] = gender
 
     phone = _text(raw.get("phone")) or None
     if phone and not PHONE_RE.match(phone):
-        errors.setdefault("phone", "digits, spaces or '-', 5–20 long")
+        errors.setdefault("phone", _("digits, spaces or '-', 5–20 long"))
     out["phone"] = phone
 
     out["joined_on"] = _field_date(raw.get("joined_on"), "joined_on", errors, required=True)
     if out["joined_on"] and not (EARLIEST_JOINED <= out["joined_on"] <= today):
-        errors.setdefault("joined_on", f"must be between {EARLIEST_JOINED} and today")
+        errors.setdefault(
+            "joined_on", _("must be between %(first)s and today", first=EARLIEST_JOINED)
+        )
 
     status = _STATUSES.get(_text(raw.get("status")).lower())
     if status is None:
-        errors.setdefault("status", "full or probationary (正式/预备)")
+        errors.setdefault("status", _("full or probationary (正式/预备)"))
     out["status"] = status
 
     code = _text(raw.get("unit"))
     unit = units_by_code.get(code)
     if not code:
-        errors.setdefault("unit", "required")
+        errors.setdefault("unit", _("required"))
     elif unit is None:
-        errors.setdefault("unit", f"no unit with code {code!r} here")
+        errors.setdefault("unit", _("no unit with code %(code)s here", code=code))
     elif unit.kind == "committee":
-        errors.setdefault("unit", "a member belongs to a branch or a group, not a committee")
+        errors.setdefault("unit", _("a member belongs to a branch or a group, not a committee"))
     out["unit"] = unit
 
     out["floating"] = _field_bool(raw.get("floating"), "floating", errors)
     location = _text(raw.get("floating_location")) or None
     if location and re.search(r"[<>\x00-\x1f]", location):
-        errors.setdefault("floating_location", "must not contain markup or control characters")
+        errors.setdefault("floating_location", _("must not contain markup or control characters"))
     if out["floating"] and not location:
-        errors.setdefault("floating_location", "required for a floating member")
+        errors.setdefault("floating_location", _("required for a floating member"))
     out["floating_location"] = location if out["floating"] else None
     since = _field_date(raw.get("floating_since"), "floating_since", errors, required=False)
     if since and since > today:
-        errors.setdefault("floating_since", "must not be in the future")
+        errors.setdefault("floating_since", _("must not be in the future"))
     out["floating_since"] = since if out["floating"] else None
 
     active = raw.get("active")
@@ -201,7 +204,7 @@ def clean_member(
 def _field_date(value: Any, field: str, errors: dict[str, str], required: bool) -> date | None:
     if value is None or _text(value) == "":
         if required:
-            errors.setdefault(field, "required")
+            errors.setdefault(field, _("required"))
         return None
     try:
         return _date(value)
@@ -215,7 +218,7 @@ def _field_bool(value: Any, field: str, errors: dict[str, str]) -> bool:
         return value
     parsed = _BOOLS.get(_text(value).lower())
     if parsed is None:
-        errors.setdefault(field, "yes or no (是/否)")
+        errors.setdefault(field, _("yes or no (是/否)"))
         return False
     return parsed
 
@@ -264,7 +267,9 @@ def _audit_values(clean: dict[str, Any]) -> dict[str, Any]:
 
 def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: str) -> Member:
     if s.scalar(select(Member.id).where(Member.number == clean["number"])) is not None:
-        raise MemberError({"number": f"member number {clean['number']} already exists"})
+        raise MemberError(
+            {"number": _("member number %(number)s already exists", number=clean["number"])}
+        )
     now = utcnow()
     member = Member(created_at=now, updated_at=now)
     _apply(member, clean, id_hash_key)
@@ -281,7 +286,9 @@ def update_member(
     if clean["number"] != member.number:
         taken = s.scalar(select(Member.id).where(Member.number == clean["number"]))
         if taken is not None:
-            raise MemberError({"number": f"member number {clean['number']} already exists"})
+            raise MemberError(
+                {"number": _("member number %(number)s already exists", number=clean["number"])}
+            )
     old = member_values(member)
     new = _audit_values(clean)
     id_changed = bool(clean.get("national_id")) and member.id_hash != hash_national_id(

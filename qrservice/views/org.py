@@ -26,7 +26,7 @@ def subtree_member_counts(units: list[Unit]) -> Counter[int]:
         .group_by(Member.unit_id)
     )
     totals: Counter[int] = Counter()
-    for unit_id, n in rows.tuples():
+    for unit_id, n in rows:
         for ancestor in by_id[unit_id].path.strip("/").split("/"):
             totals[int(ancestor)] += n
     return totals
