@@ -19,10 +19,11 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: Path | None 
         instance_path=str(data_dir / "instance"),
         template_folder=str(TEMPLATES),
     )
-    from . import accounts, config, db, i18n, views
+    from . import accounts, config, db, i18n, signing_keys, views
 
     config.configure(app, test_config)
     db.init_app(app)
+    signing_keys.init_app(app)
     i18n.init_app(app)
     accounts.init_app(app)
     views.init_app(app)

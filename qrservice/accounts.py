@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import db
@@ -58,7 +58,12 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+    # A short session of its own: the request's transaction then starts with the request's
+    # own first statement, so an operation that must write first (a check-in) can.
+    if not user_id.isdigit():
+        return None
+    with db.new_session() as s:
+        user = s.scalar(select(User).options(joinedload(User.unit)).where(User.id == int(user_id)))
     return user if user is not None and user.active else None
 
 

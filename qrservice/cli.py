@@ -172,6 +172,219 @@ def _scope(s, unit_code: str | None):  # type: ignore[no-untyped-def]
     return unit
 
 
+def _member(s, number: str):  # type: ignore[no-untyped-def]
+    from .models import Member
+
+    member = s.scalar(select(Member).where(Member.number == number))
+    if member is None:
+        raise click.ClickException(f"no member with number {number!r}")
+    return member
+
+
+@main.group()
+def cards() -> None:
+    """Issue, reissue and revoke members' cards."""
+
+
+@cards.command("issue")
+@click.option("--member", "number", default=None, help="One member, by member number.")
+@click.option("--unit", "unit_code", default=None, help="Every member of this unit's subtree.")
+@click.option("--all", "everyone", is_flag=True, help="Everyone not yet carded.")
+def cards_issue(number: str | None, unit_code: str | None, everyone: bool) -> None:
+    """Issue a card to each active member who has none (members with a card keep theirs)."""
+    from .issuance import CardError, issue_card, issue_cards, members_in
+    from .signing_keys import key_ring
+
+    if sum(bool(x) for x in (number, unit_code, everyone)) != 1:
+        raise click.UsageError("give exactly one of --member, --unit, --all")
+    app = _app()
+    _require_current_schema(app)
+    with app.app_context(), db.transaction(app) as s:
+        if number:
+            try:
+                card, created = issue_card(s, Actor.system(), _member(s, number), key_ring())
+            except CardError as exc:
+                raise click.ClickException(str(exc)) from None
+            state = "issued" if created else "already active"
+            click.echo(f"{number}: card version {card.version} {state}.")
+            return
+        members = members_in(s, _scope(s, unit_code))
+        with click.progressbar(length=len(members), label="Issuing") as bar:
+            made = issue_cards(s, Actor.system(), members, key_ring(), bar.update)
+    click.echo(f"{made} cards issued; {len(members) - made} members already had one.")
+
+
+@cards.command("reissue")
+@click.option("--member", "number", required=True, help="Member number.")
+@click.option("--reason", type=click.Choice(["lost", "damaged", "copied", "other"]), required=True)
+@click.option("--note", default="", help="Free text kept with the card history.")
+def cards_reissue(number: str, reason: str, note: str) -> None:
+    """Reissue a member's card: the old code stops working at once."""
+    from .issuance import CardError, reissue_card
+    from .signing_keys import key_ring
+
+    app = _app()
+    _require_current_schema(app)
+    try:
+        with app.app_context(), db.transaction(app) as s:
+            card = reissue_card(s, Actor.system(), _member(s, number), key_ring(), reason, note)
+            version = card.version
+    except CardError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{number}: card reissued as version {version}; earlier codes are refused.")
+
+
+@cards.command("revoke")
+@click.option("--member", "number", required=True, help="Member number.")
+@click.option("--note", required=True, help="Why, kept with the card history.")
+def cards_revoke(number: str, note: str) -> None:
+    """Revoke a member's active card (for example when the member has left)."""
+    from .issuance import CardError, revoke_card
+
+    app = _app()
+    _require_current_schema(app)
+    try:
+        with app.app_context(), db.transaction(app) as s:
+            revoke_card(s, Actor.system(), _member(s, number), note)
+    except CardError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{number}: card revoked.")
+
+
+def _sheet_cards(s, app: Flask, unit_code: str | None, only: str, sort: str):  # type: ignore[no-untyped-def]
+    from .issuance import SheetChoice, card_face, cards_for_sheet, keep_codes
+
+    cards = cards_for_sheet(s, _scope(s, unit_code), SheetChoice(only=only, sort=sort))
+    if not cards:
+        raise click.ClickException(
+            "no active cards match: issue cards first (qrservice cards issue)"
+        )
+    base = app.config["PUBLIC_BASE_URL"]
+    keep_codes(cards, base)
+    return cards, [card_face(c, app.config["ORG_NAME"], base) for c in cards]
+
+
+@main.command()
+@click.option("--unit", "unit_code", default=None, help="Unit code [default: everything].")
+@click.option(
+    "--layout", default="a4-10", show_default=True, help="Sheet layout (see --list-layouts)."
+)
+@click.option(
+    "--only", type=click.Choice(["all", "new", "reissued"]), default="all", show_default=True
+)
+@click.option("--sort", type=click.Choice(["unit", "name"]), default="unit", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--list-layouts", is_flag=True, help="List the layouts and exit.")
+def badges(
+    unit_code: str | None, layout: str, only: str, sort: str, output: Path | None,
+    list_layouts: bool,
+) -> None:  # fmt: skip
+    """Print badge sheets (PDF) of members' active cards."""
+    from cards.pdf import LAYOUTS, LayoutError, render_badge_sheet
+
+    from .issuance import mark_printed
+
+    if list_layouts:
+        for name, spec in LAYOUTS.items():
+            click.echo(f"{name}\t{getattr(spec, 'description', '')}")
+        return
+    if layout not in LAYOUTS:
+        raise click.BadParameter(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    if output is None:
+        raise click.UsageError("give the output file with -o FILE.pdf")
+    app = _app()
+    _require_current_schema(app)
+    with app.app_context(), db.transaction(app) as s:
+        cards, faces = _sheet_cards(s, app, unit_code, only, sort)
+        with click.progressbar(length=len(faces), label="Badges") as bar:
+            try:
+                data = render_badge_sheet(
+                    faces, LAYOUTS[layout], progress=lambda done, total: bar.update(done - bar.pos)
+                )
+            except LayoutError as exc:
+                raise click.ClickException(str(exc)) from None
+        mark_printed(cards)
+    output.write_bytes(data)
+    click.echo(f"Wrote {output}: {len(faces)} badges, {len(data)} bytes.")
+
+
+@main.command()
+@click.option("--unit", "unit_code", default=None, help="Unit code [default: everything].")
+@click.option("--sort", type=click.Choice(["unit", "name"]), default="unit", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def letters(unit_code: str | None, sort: str, output: Path) -> None:
+    """Print card letters (A4, one per member) with new PINs; earlier letters' PINs stop working."""
+    from cards.pdf import Letter, render_letters_pdf
+
+    from .issuance import set_new_pin
+
+    app = _app()
+    _require_current_schema(app)
+    with app.app_context(), db.transaction(app) as s:
+        cards, faces = _sheet_cards(s, app, unit_code, "all", sort)
+        secret = app.config["SECRET_KEY"]
+        data = render_letters_pdf(
+            [
+                Letter(face, set_new_pin(card, secret))
+                for card, face in zip(cards, faces, strict=True)
+            ]
+        )
+    output.write_bytes(data)
+    click.echo(f"Wrote {output}: {len(cards)} letters.")
+
+
+@main.group()
+def keys() -> None:
+    """Card signing keys: the newest signs, all verify. Restart the service after a change."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the keys and how many active cards each signed."""
+    from .issuance import cards_signed_with
+    from .signing_keys import load_keys
+
+    app = _app()
+    _require_current_schema(app)
+    with db.transaction(app) as s:
+        for key in load_keys(Path(app.instance_path)):
+            state = "retired" if key["retired"] else "active"
+            n = cards_signed_with(s, str(key["kid"]))
+            click.echo(f"{key['kid']}\t{state}\tcreated {key['created']}\t{n} active cards")
+
+
+@keys.command("add")
+def keys_add() -> None:
+    """Add a new key; it signs every card issued from now on."""
+    from .signing_keys import add_key
+
+    app = _app()
+    kid = add_key(Path(app.instance_path))
+    click.echo(f"Added key {kid}; new and reissued cards are signed with it. Restart the service.")
+
+
+@keys.command("retire")
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="Retire even if printed cards still depend on the key.")
+def keys_retire(kid: str, yes: bool) -> None:
+    """Retire key KID: every card it signed stops working (reissue those cards)."""
+    from .issuance import cards_signed_with
+    from .signing_keys import retire_key
+
+    app = _app()
+    _require_current_schema(app)
+    with db.transaction(app) as s:
+        n = cards_signed_with(s, kid)
+    click.echo(f"{n} active cards were signed with {kid} and stop working when it is retired.")
+    if n and not yes:
+        raise click.ClickException("not retired: reissue those cards first, or add --yes")
+    try:
+        retire_key(Path(app.instance_path), kid)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Key {kid} retired. Restart the service.")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

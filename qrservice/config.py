@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -78,5 +79,21 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             app.config[key] = os.environ[env]
     if overrides:
         app.config.update(overrides)
+    check_base_url(app.config["PUBLIC_BASE_URL"], app.config["ENV"])
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the setting."""
+
+
+def check_base_url(url: str, env: str) -> None:
+    """Printed codes point at this URL forever, so it must be absolute (and https in production)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"QRSERVICE_BASE_URL must be an absolute http(s) URL, not {url!r}")
+    if env == "production" and parts.scheme != "https":
+        raise ConfigError(
+            f"QRSERVICE_BASE_URL must use https in production (printed codes point at it): {url!r}"
+        )

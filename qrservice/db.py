@@ -68,6 +68,13 @@ def engine_of(app: Flask) -> Engine:
     return app.extensions["db_engine"]
 
 
+def new_session() -> Session:
+    """A session apart from the request's, for reads that must not open its transaction."""
+    from flask import current_app
+
+    return current_app.extensions["db_sessionmaker"]()
+
+
 def session() -> Session:
     """The current request's (or app context's) session, created on first use."""
     if "db_session" not in g:

@@ -16,8 +16,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -160,3 +163,61 @@ class AuditEvent(Base):
     #: JSON of the changed fields before and after (None when created or deleted).
     before: Mapped[str | None] = mapped_column(Text, nullable=True)
     after: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+CARD_STATUSES = ("active", "superseded", "revoked")
+CARD_REASONS = ("new", "lost", "damaged", "copied", "other")
+
+
+class Card(Base):
+    """One version of a member's electronic activity card; the QR code carries its token.
+
+    A member has at most one active card. Reissuing supersedes the active card and makes the
+    next version, so a lost or copied code stops working at once.
+    """
+
+    __tablename__ = "card"
+    __table_args__ = (
+        CheckConstraint(_in("status", CARD_STATUSES), name="status"),
+        CheckConstraint(_in("reason", CARD_REASONS), name="reason"),
+        UniqueConstraint("member_id", "version", name="uq_card_member_version"),
+        Index(
+            "uq_card_one_active",
+            "member_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: 1 for the first card, then one more at each reissue; it is signed into the code.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: active, superseded (by a reissue) or revoked (member left, card withdrawn).
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    #: Why this version was issued: new, lost, damaged, copied or other.
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: The signing key that signed the token; retiring that key invalidates the card.
+    kid: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    #: What the QR code carries (ids and a signature; nothing personal).
+    token: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    #: The encoded QR matrix (cards.qr.QRMatrix.to_bytes), kept so a code is encoded once.
+    qr: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The URL that ``qr`` encodes; a changed public base URL makes the kept matrix stale.
+    qr_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: Who issued it, as audit actor text.
+    issued_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    #: When it stopped working (superseded or revoked), and why.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: Hash of the PIN printed on the card letter; None until a letter is printed.
+    pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pin_set_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: When it was first printed on a badge sheet; None for cards not yet printed.
+    printed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    member: Mapped[Member] = relationship()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .. import db
 from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
 from ..audit import Actor
+
 from ..members import (
     MemberError,
     MemberFilter,
@@ -61,7 +62,7 @@ def index() -> Any:
     return render_template("members/index.html", page=page, units=units, args=args, active=active)
 
 
-def _member_or_404(member_id: int) -> Member:
+def member_or_404(member_id: int) -> Member:
     member = db.session().get(Member, member_id)
     if member is None or not can_see_member(current_user, member):
         abort(404)
@@ -71,7 +72,7 @@ def _member_or_404(member_id: int) -> Member:
 @bp.route("/<int:member_id>")
 @officer_required
 def show(member_id: int) -> Any:
-    member = _member_or_404(member_id)
+    member = member_or_404(member_id)
     history = db.session().scalars(
         select(AuditEvent)
         .where(AuditEvent.entity_type == "member", AuditEvent.entity_id == member.id)
@@ -127,7 +128,7 @@ def new() -> Any:
 @bp.route("/<int:member_id>/edit", methods=["GET", "POST"])
 @organiser_required
 def edit(member_id: int) -> Any:
-    member = _member_or_404(member_id)
+    member = member_or_404(member_id)
     if request.method == "POST":
         return _save(member)
     form = {k: v for k, v in member_values(member).items() if v is not None}
@@ -141,7 +142,7 @@ def edit(member_id: int) -> Any:
 @bp.route("/<int:member_id>/active", methods=["POST"])
 @organiser_required
 def set_active(member_id: int) -> Any:
-    member = _member_or_404(member_id)
+    member = member_or_404(member_id)
     active = request.form.get("active") == "yes"
     set_member_active(db.session(), Actor.of(current_user), member, active)
     flash(_("Member reactivated.") if active else _("Member marked as left."), "notice")

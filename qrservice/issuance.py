@@ -1,0 +1,275 @@
+"""Issuing member cards: issue, reissue, revoke, PINs, and the codes kept for printing.
+
+Every change to a member's cards first locks that member's row, so two organisers issuing at
+the same moment end up with one card version, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from cards.pdf import CardFace
+from cards.qr import QRMatrix, encode_many
+from cards.tokens import KeyRing, TokenError, card_url, sign_card, verify_card
+
+from .audit import Actor, record
+from .models import CARD_REASONS, Card, Member, Unit
+from .timeutil import utcnow
+
+PIN_DIGITS = 6
+#: Reasons a card code is refused beyond the token's own (cards.tokens.REASONS).
+CARD_REFUSALS = ("superseded", "revoked", "no_card", "member_left")
+
+
+class CardError(ValueError):
+    """A card operation that cannot be done; the message says why."""
+
+
+class CardRefused(ValueError):
+    """A scanned card code that does not open a card; ``reason`` is a fixed word."""
+
+    def __init__(self, reason: str, message: str, card: Card | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.card = card
+
+
+def lock_member(s: Session, member_id: int) -> None:
+    """Serialise card changes for one member: a no-op write takes the row's write lock."""
+    s.execute(update(Member).where(Member.id == member_id).values(id=Member.id))
+
+
+def active_card(s: Session, member_id: int) -> Card | None:
+    return s.scalar(select(Card).where(Card.member_id == member_id, Card.status == "active"))
+
+
+def _next_version(s: Session, member_id: int) -> int:
+    latest = s.scalar(select(func.max(Card.version)).where(Card.member_id == member_id))
+    return (latest or 0) + 1
+
+
+def _new_card(s: Session, actor: Actor, member: Member, ring: KeyRing, reason: str) -> Card:
+    version = _next_version(s, member.id)
+    card = Card(
+        member_id=member.id,
+        member=member,
+        version=version,
+        status="active",
+        reason=reason,
+        kid=ring.signing_key.kid,
+        token=sign_card(ring, member.id, version),
+        issued_at=utcnow(),
+        issued_by=actor.label,
+    )
+    s.add(card)
+    s.flush()
+    record(
+        s, actor, "card.issue", "member", member.id,
+        after={"version": version, "reason": reason, "kid": card.kid},
+    )  # fmt: skip
+    return card
+
+
+def issue_card(s: Session, actor: Actor, member: Member, ring: KeyRing) -> tuple[Card, bool]:
+    """The member's active card, issued now if there is none; (card, whether it is new)."""
+    if not member.active:
+        raise CardError(_("%(name)s has left; no card is issued.", name=member.name))
+    lock_member(s, member.id)
+    card = active_card(s, member.id)
+    if card is not None:
+        return card, False
+    return _new_card(s, actor, member, ring, "new"), True
+
+
+def reissue_card(
+    s: Session, actor: Actor, member: Member, ring: KeyRing, reason: str, note: str = ""
+) -> Card:
+    """Supersede the active card and issue the next version: the old code stops at once."""
+    if reason not in CARD_REASONS or reason == "new":
+        raise CardError(_("Choose why the card is reissued: lost, damaged, copied or other."))
+    if not member.active:
+        raise CardError(_("%(name)s has left; no card is issued.", name=member.name))
+    lock_member(s, member.id)
+    old = active_card(s, member.id)
+    if old is not None:
+        _end(s, actor, old, "superseded", f"{reason}: {note}".strip(": "))
+    return _new_card(s, actor, member, ring, reason)
+
+
+def revoke_card(s: Session, actor: Actor, member: Member, note: str) -> Card:
+    lock_member(s, member.id)
+    card = active_card(s, member.id)
+    if card is None:
+        raise CardError(_("%(name)s has no active card.", name=member.name))
+    _end(s, actor, card, "revoked", note.strip() or "revoked")
+    return card
+
+
+def _end(s: Session, actor: Actor, card: Card, status: str, why: str) -> None:
+    card.status = status
+    card.ended_at = utcnow()
+    card.end_reason = why[:200]
+    s.flush()
+    record(
+        s, actor, f"card.{'revoke' if status == 'revoked' else 'supersede'}", "member",
+        card.member_id, before={"version": card.version, "status": "active"},
+        after={"version": card.version, "status": status, "why": card.end_reason},
+    )  # fmt: skip
+
+
+def issue_cards(
+    s: Session,
+    actor: Actor,
+    members: Iterable[Member],
+    ring: KeyRing,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Issue a card to each active member without one; returns how many were issued."""
+    made = 0
+    for member in members:
+        if member.active:
+            made += issue_card(s, actor, member, ring)[1]
+        if progress:
+            progress(1)
+    return made
+
+
+def card_history(s: Session, member_id: int) -> list[Card]:
+    return list(s.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.version)))
+
+
+def members_in(s: Session, unit: Unit, active_only: bool = True) -> list[Member]:
+    query = select(Member).join(Member.unit).where(Unit.path.startswith(unit.path))
+    if active_only:
+        query = query.where(Member.active.is_(True))
+    return list(s.scalars(query.order_by(Member.number)))
+
+
+def keep_codes(cards: Sequence[Card], base_url: str, processes: int | None = None) -> int:
+    """Encode the QR code of every card whose kept code is missing or stale; returns how many.
+
+    Encoding costs milliseconds per code and depends only on the URL, so it is done once per
+    card version and URL and kept in the card row.
+    """
+    stale = [c for c in cards if c.qr is None or c.qr_url != card_url(base_url, c.token)]
+    if not stale:
+        return 0
+    urls = [card_url(base_url, c.token) for c in stale]
+    for card, url, matrix in zip(stale, urls, encode_many(urls, processes=processes), strict=True):
+        card.qr = matrix.to_bytes()
+        card.qr_url = url
+    return len(stale)
+
+
+def card_face(card: Card, org_name: str, base_url: str) -> CardFace:
+    member = card.member
+    branch = branch_of(member.unit)
+    url = card_url(base_url, card.token)
+    qr = QRMatrix.from_bytes(card.qr) if card.qr is not None and card.qr_url == url else None
+    return CardFace(
+        org_name=org_name,
+        member_name=member.name,
+        member_number=member.number,
+        branch_name=branch.name,
+        url=url,
+        issued_on=card.issued_at.date(),
+        version=card.version,
+        qr=qr,
+    )
+
+
+def _pin_digest(secret_key: str, card: Card, pin: str) -> str:
+    # A PIN has few possible values, so a slow hash would not protect it offline; a keyed
+    # HMAC does (the key is not in the database) and the online attempts are rate limited.
+    message = f"{card.id}:{card.version}:{pin}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def set_new_pin(card: Card, secret_key: str) -> str:
+    """A fresh PIN for the card letter; only its keyed hash is stored."""
+    pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+    card.pin_hash = _pin_digest(secret_key, card, pin)
+    card.pin_set_at = utcnow()
+    return pin
+
+
+def pin_matches(card: Card, secret_key: str, pin: str) -> bool:
+    if card.pin_hash is None:
+        return False
+    return hmac.compare_digest(card.pin_hash, _pin_digest(secret_key, card, pin.strip()))
+
+
+def resolve_card(s: Session, ring: KeyRing, token: str) -> Card:
+    """The card a scanned token opens, or CardRefused with the reason it does not."""
+    try:
+        claim = verify_card(ring, token)
+    except TokenError as exc:
+        raise CardRefused(exc.reason, exc.message) from None
+    card = s.scalar(
+        select(Card)
+        .options(joinedload(Card.member))
+        .where(Card.member_id == claim.member_id, Card.version == claim.version)
+    )
+    if card is None or card.token != token:
+        raise CardRefused("no_card", _("This code is not a card issued here."))
+    if card.status == "superseded":
+        raise CardRefused(
+            "superseded", _("This card was replaced by a newer one; see your organiser."), card
+        )
+    if card.status == "revoked":
+        raise CardRefused("revoked", _("This card was withdrawn; see your organiser."), card)
+    return card
+
+
+@dataclass(frozen=True)
+class SheetChoice:
+    """Which cards go on a badge sheet."""
+
+    only: str = "all"  # all, new (never printed) or reissued (version > 1, never printed)
+    sort: str = "unit"  # unit (branch, then member number) or name
+
+
+def cards_for_sheet(s: Session, scope: Unit, choice: SheetChoice) -> list[Card]:
+    query = (
+        select(Card)
+        .join(Card.member)
+        .join(Member.unit)
+        .options(joinedload(Card.member).joinedload(Member.unit).joinedload(Unit.parent))
+        .where(Card.status == "active", Unit.path.startswith(scope.path))
+    )
+    if choice.only == "new":
+        query = query.where(Card.printed_at.is_(None))
+    elif choice.only == "reissued":
+        query = query.where(Card.printed_at.is_(None), Card.version > 1)
+    cards = list(s.scalars(query).unique())
+    if choice.sort == "name":
+        cards.sort(key=lambda c: (c.member.name, c.member.number))
+    else:
+        cards.sort(key=lambda c: (branch_of(c.member.unit).code, c.member.number))
+    return cards
+
+
+def branch_of(unit: Unit) -> Unit:
+    """The branch a unit is or belongs to (a committee is its own answer)."""
+    return unit.parent if unit.kind == "group" and unit.parent is not None else unit
+
+
+def mark_printed(cards: Iterable[Card]) -> None:
+    now = utcnow()
+    for card in cards:
+        if card.printed_at is None:
+            card.printed_at = now
+
+
+def cards_signed_with(s: Session, kid: str) -> int:
+    """Active cards whose code was signed with this key: they stop working if it is retired."""
+    return s.scalar(select(func.count()).where(Card.kid == kid, Card.status == "active")) or 0
