@@ -12,7 +12,6 @@ from sqlalchemy import select
 from .. import db
 from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
 from ..audit import Actor
-
 from ..members import (
     MemberError,
     MemberFilter,
