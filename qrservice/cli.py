@@ -117,6 +117,8 @@ def import_members(file: Path, unit_code: str | None, dry_run: bool) -> None:
     try:
         rows = read_table(file.read_bytes(), file.name, app.config["IMPORT_MAX_ROWS"])
     except ImportFileError as exc:
+        for err in exc.errors:
+            click.echo(f"row {err.row}, column {err.column}: {err.message}", err=True)
         raise click.ClickException(str(exc)) from None
     key = app.config["ID_HASH_KEY"]
     try:
@@ -403,7 +405,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
             self.cfg.set("workers", workers or os.cpu_count() or 1)
             self.cfg.set("worker_class", "sync")
             self.cfg.set("accesslog", "-")
-            self.cfg.set("timeout", 60)
+            self.cfg.set("timeout", 120)  # a 20,000-row import takes about 30 s
 
         def load(self) -> Flask:
             return app

@@ -5,6 +5,9 @@ create and change, row by row, and names every bad cell by its spreadsheet row a
 ``apply_import`` writes only a file without a single error. Export writes the same columns, so
 an exported file re-imports unchanged. The national ID column is write-only: it is read on
 import, kept as a keyed hash, and never exported.
+
+Plain functions on a session, usable from the web, the CLI and tests alike. Messages are marked
+with flask_babel's gettext, which also works outside a request (it then leaves them in English).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import openpyxl
 from flask_babel import gettext as _
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
@@ -101,7 +105,7 @@ class RowError:
     message: str
 
 
-class TableError(ValueError):
+class ImportFileError(ValueError):
     """The file cannot be read as a member list; ``errors`` name the cells at fault, if any."""
 
     def __init__(self, message: str, errors: Iterable[RowError] = ()) -> None:
@@ -146,29 +150,33 @@ def read_table(
     """The rows of a CSV or XLSX member list, keyed by the headers as written.
 
     Each row also holds its spreadsheet row number under ``ROW``. Blank rows are skipped.
-    Raises TableError for a file that cannot be read, an unknown or missing column, a
+    Raises ImportFileError for a file that cannot be read, an unknown or missing column, a
     formula cell, or more than ``max_rows`` rows or ``max_bytes`` bytes.
     """
     if len(data) > max_bytes:
-        raise TableError(_("the file is larger than %(n)d MB", n=max_bytes // (1024 * 1024)))
+        raise ImportFileError(_("the file is larger than %(size)s", size=_size(max_bytes)))
     if not data.strip():
-        raise TableError(_("the file is empty"))
+        raise ImportFileError(_("the file is empty"))
     if data.startswith(ZIP_MAGIC):
         records = _xlsx_records(data)
     elif data.startswith(OLE_MAGIC):
-        raise TableError(
+        raise ImportFileError(
             _("this is an old-style .xls or a password-protected workbook; save it as .xlsx or CSV")
         )
     elif filename.lower().endswith((".xlsx", ".xlsm")):
-        raise TableError(_("the file is named .xlsx but is not an Excel workbook"))
+        raise ImportFileError(_("the file is named .xlsx but is not an Excel workbook"))
     else:
         records = _csv_records(_decode(data))
     return _rows(records, max_rows)
 
 
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise TableError(
+        raise ImportFileError(
             _("file is not UTF-8 or GB18030 text (it is UTF-16); save it as CSV UTF-8")
         )
     for encoding in ("utf-8-sig", "gb18030"):
@@ -179,7 +187,7 @@ def _decode(data: bytes) -> str:
         # UTF-16 without a byte order mark decodes "successfully", with a NUL in every other byte.
         if "\x00" not in text:
             return text
-    raise TableError(_("file is not UTF-8 or GB18030 text"))
+    raise ImportFileError(_("file is not UTF-8 or GB18030 text"))
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, list[Any]]]:
@@ -192,7 +200,7 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[Any]]]:
         for row, cells in enumerate(reader, start=1):
             yield row, list(cells)
     except csv.Error as exc:
-        raise TableError(
+        raise ImportFileError(
             _("row %(row)d cannot be read as CSV: %(why)s", row=row + 1, why=exc)
         ) from None
 
@@ -202,9 +210,9 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile:
-        raise TableError(_("the file looks like a workbook but is damaged")) from None
+        raise ImportFileError(_("the file looks like a workbook but is damaged")) from None
     if unpacked > MAX_XLSX_UNPACKED:
-        raise TableError(_("the workbook unpacks to more data than a member list can hold"))
+        raise ImportFileError(_("the workbook unpacks to more data than a member list can hold"))
     try:
         # A workbook from another program may lack parts openpyxl warns about (styles, a
         # print area); that says nothing about the member list, so it is not worth a warning.
@@ -212,10 +220,10 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
             warnings.simplefilter("ignore")
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # a damaged upload can fail anywhere inside openpyxl
-        raise TableError(_("the file looks like a workbook but cannot be opened")) from None
+        raise ImportFileError(_("the file looks like a workbook but cannot be opened")) from None
     try:
         if not book.worksheets:
-            raise TableError(_("the workbook has no sheet"))
+            raise ImportFileError(_("the workbook has no sheet"))
         sheet = book.worksheets[0]
         formulas: list[RowError] = []
         for row, cells in enumerate(sheet.iter_rows(), start=1):
@@ -230,7 +238,9 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
                 values.append(cell.value)
             yield row, values
         if formulas:
-            raise TableError(_("the workbook has formulas; paste the values instead"), formulas)
+            raise ImportFileError(
+                _("the workbook has formulas; paste the values instead"), formulas
+            )
     finally:
         book.close()
 
@@ -258,10 +268,12 @@ def _rows(records: Iterator[tuple[int, list[Any]]], max_rows: int) -> list[dict[
             header = ["" if _blank(c) else str(c).strip() for c in cells]
             errors = _header_errors(header, letters=True)
             if errors:
-                raise TableError(_("the header row does not match the member list columns"), errors)
+                raise ImportFileError(
+                    _("the header row does not match the member list columns"), errors
+                )
             continue
         if len(rows) >= max_rows:
-            raise TableError(
+            raise ImportFileError(
                 _("more than %(n)d rows; split the file into smaller ones", n=max_rows)
             )
         values: dict[str, Any] = {ROW: row}
@@ -270,7 +282,7 @@ def _rows(records: Iterator[tuple[int, list[Any]]], max_rows: int) -> list[dict[
             if name:
                 values[name] = _cell(value)
             elif not _blank(value):
-                raise TableError(
+                raise ImportFileError(
                     _("a value is outside the columns of the header"),
                     [RowError(row, get_column_letter(i + 1), _("this column has no header"))],
                 )
@@ -279,9 +291,9 @@ def _rows(records: Iterator[tuple[int, list[Any]]], max_rows: int) -> list[dict[
                 values.setdefault(name, None)
         rows.append(values)
     if header is None:
-        raise TableError(_("the file is empty"))
+        raise ImportFileError(_("the file is empty"))
     if not rows:
-        raise TableError("the file has a header row but no members")
+        raise ImportFileError("the file has a header row but no members")
     return rows
 
 
@@ -571,23 +583,27 @@ def _csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
 
 
 def _xlsx_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = "members"
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for r, row in enumerate(rows, start=2):
-        for c, value in enumerate(row, start=1):
-            cell = sheet.cell(row=r, column=c, value=value)
-            if isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            elif isinstance(value, str):
-                # Keep text text: openpyxl would store a leading "=" as a formula.
-                cell.data_type = "s"
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("members")
     for c, header in enumerate(headers, start=1):
         sheet.column_dimensions[get_column_letter(c)].width = max(10, len(header) * 2 + 4)
     sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([_xlsx_cell(sheet, header, bold) for header in headers])
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: Any, font: Font | None = None) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, date):
+        cell.number_format = "yyyy-mm-dd"
+    elif isinstance(value, str):
+        # Keep text text: openpyxl would store a leading "=" as a formula.
+        cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    return cell

@@ -33,7 +33,7 @@ from flask_login import current_user
 from .. import db, members_io
 from ..accounts import organiser_required
 from ..audit import Actor, record
-from ..members_io import ImportRejected, ImportReport, RowError, TableError
+from ..members_io import ImportFileError, ImportRejected, ImportReport, RowError
 
 bp = Blueprint("transfer", __name__)
 
@@ -204,7 +204,7 @@ def import_members() -> Any:
     data = upload.read()
     try:
         rows = members_io.read_table(data, filename, current_app.config["IMPORT_MAX_ROWS"])
-    except TableError as exc:
+    except ImportFileError as exc:
         return _report_page(filename, problem=exc.message, errors=exc.errors)
     report = members_io.plan_import(
         db.session(), current_user.unit, rows, current_app.config["ID_HASH_KEY"]
@@ -232,7 +232,7 @@ def apply_import(token: str) -> Any:
             rows,
             current_app.config["ID_HASH_KEY"],
         )
-    except TableError as exc:
+    except ImportFileError as exc:
         return _report_page(filename, problem=exc.message, errors=exc.errors)
     except ImportRejected as exc:
         # The records changed since the dry run; show what stands in the way now.
@@ -267,7 +267,7 @@ def export_members(fmt: str) -> Any:
     filename = f"members-{date.today():%Y%m%d}.{fmt}"
     return Response(
         data,
-        mimetype=MIMETYPES[fmt],
+        content_type=MIMETYPES[fmt],
         headers={
             "Content-Disposition": f"attachment; filename={filename}",
             "Cache-Control": "no-store",
