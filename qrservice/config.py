@@ -45,12 +45,17 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         #: What a stranger scanning a card sees: strict, default or open.
         "CARD_PRIVACY": "default",
         "MEMBERS_PER_PAGE": 25,
+        #: The first month dues are tracked in this system (earlier months never count as owed).
+        "DUES_TRACKED_FROM": "2025-12-01",
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "IMPORT_MAX_ROWS": 20000,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # An offline scanner may sync hours after its page was loaded: the CSRF token lives
+        # as long as the login session instead of an hour.
+        "WTF_CSRF_TIME_LIMIT": None,
         "LANGUAGES": ["zh", "en"],
         "BABEL_DEFAULT_LOCALE": "zh",
     }

@@ -54,7 +54,20 @@ def _tune_sqlite(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    immediate = conn.get_execution_options().get("begin_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write(s: Session) -> None:
+    """Begin the session's transaction as a writer, before it reads anything.
+
+    On SQLite this takes the write lock at once (BEGIN IMMEDIATE), so a read-then-write
+    operation such as a check-in waits its turn instead of failing on a stale snapshot.
+    PostgreSQL needs nothing: its row locks and unique constraints do the work.
+    """
+    if s.in_transaction():
+        raise RuntimeError("begin_write must come before the session's first statement")
+    s.connection(execution_options={"begin_immediate": True})
 
 
 def init_engine(app: Flask) -> Engine:

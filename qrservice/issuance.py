@@ -11,18 +11,21 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from cards.pdf import CardFace
 from cards.qr import QRMatrix, encode_many
 from cards.tokens import KeyRing, TokenError, card_url, sign_card, verify_card
 
 from .audit import Actor, record
 from .models import CARD_REASONS, Card, Member, Unit
 from .timeutil import utcnow
+
+if TYPE_CHECKING:
+    from cards.pdf import CardFace
 
 PIN_DIGITS = 6
 #: Reasons a card code is refused beyond the token's own (cards.tokens.REASONS).
@@ -171,6 +174,8 @@ def keep_codes(cards: Sequence[Card], base_url: str, processes: int | None = Non
 
 
 def card_face(card: Card, org_name: str, base_url: str) -> CardFace:
+    from cards.pdf import CardFace  # reportlab loads only where PDFs are made
+
     member = card.member
     branch = branch_of(member.unit)
     url = card_url(base_url, card.token)

@@ -91,6 +91,12 @@ class Member(Base):
     #: Where a floating member is, free text (a city).
     floating_location: Mapped[str | None] = mapped_column(String(120), nullable=True)
     floating_since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: The branch hosting a floating member where they are; they are expected at its meetings.
+    host_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("unit.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    #: Monthly dues in fen (1/100 yuan), set by the branch; None until set.
+    dues_monthly_fen: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: False once the member has left; the record stays for history.
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, index=True)
     left_on: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -99,7 +105,8 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
-    unit: Mapped[Unit] = relationship()
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id])
+    host_unit: Mapped[Unit | None] = relationship(foreign_keys=[host_unit_id])
 
 
 class User(Base):
@@ -217,7 +224,155 @@ class Card(Base):
     #: Hash of the PIN printed on the card letter; None until a letter is printed.
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     pin_set_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Wrong PINs in a row; past a threshold the card is locked until ``pin_locked_until``.
+    pin_failures: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    pin_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     #: When it was first printed on a badge sheet; None for cards not yet printed.
     printed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     member: Mapped[Member] = relationship()
+
+
+MEETING_KINDS = (
+    "branch_general",  # 支部党员大会
+    "branch_committee",  # 支部委员会
+    "group",  # 党小组会
+    "lecture",  # 党课
+    "theme_day",  # 主题党日
+    "org_life",  # 组织生活会
+    "volunteer",  # 志愿服务
+    "other",
+)
+MEETING_STATUSES = ("scheduled", "open", "closed")
+ATTENDANCE_STATUSES = ("present", "late", "excused", "absent", "made_up", "visitor", "undone")
+CHECKIN_VIAS = ("scan", "screen_code", "remote", "manual", "offline", "closing", "leave")
+
+
+class Meeting(Base):
+    """A meeting of a unit; its expected attendees are the unit's members and hosted members."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MEETING_KINDS), name="kind"),
+        CheckConstraint(_in("status", MEETING_STATUSES), name="status"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("points >= 0", name="points_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    #: Start and end, naive UTC.
+    starts_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    ends_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    place: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: Members may check in from elsewhere (online meetings, floating members).
+    remote_allowed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: Check-in opens this many minutes before the start and closes this many after the end.
+    opens_before_min: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    closes_after_min: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    #: Arriving more than this many minutes after the start counts as late.
+    late_after_min: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
+    #: Points earned by attending (awarded when the meeting closes).
+    points: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    #: How long an on-screen code stays valid, in seconds (longer for remote meetings).
+    screen_code_ttl: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    #: scheduled, open (check-in running) or closed (absences recorded, points awarded).
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class Attendance(Base):
+    """One member's attendance at one meeting; at most one row per member and meeting."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        CheckConstraint(_in("status", ATTENDANCE_STATUSES), name="status"),
+        CheckConstraint(_in("via", CHECKIN_VIAS), name="via"),
+        UniqueConstraint("meeting_id", "member_id", name="uq_attendance_meeting_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: present, late, excused, absent, made_up, visitor, or undone (a mistaken scan taken back).
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: Which door it came through: scan, screen_code, remote, manual, offline, closing, leave.
+    via: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: Server time of the check-in (set once; a repeated scan does not move it).
+    checked_in_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: The scanning device's clock, for offline scans synced later.
+    client_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: The client's unique id of the scan that made this row: a replayed scan is recognised.
+    nonce: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship()
+
+
+POINTS_KINDS = ("attendance", "award", "deduction", "correction")
+
+
+class PointsEntry(Base):
+    """A line of a member's points ledger; corrections are new lines, never edits."""
+
+    __tablename__ = "points_entry"
+    __table_args__ = (CheckConstraint(_in("kind", POINTS_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: When the points count (the meeting's start for attendance), naive UTC.
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    #: Positive or negative.
+    points: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meeting.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+
+
+DUES_METHODS = ("cash", "transfer", "online")
+
+
+class DuesPayment(Base):
+    """Dues paid for one or more consecutive months, recorded by an officer with a receipt."""
+
+    __tablename__ = "dues_payment"
+    __table_args__ = (
+        CheckConstraint(_in("method", DUES_METHODS), name="method"),
+        CheckConstraint("months >= 1", name="months_positive"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: First month covered (the first day of that month) and how many months.
+    first_month: Mapped[date] = mapped_column(Date, nullable=False)
+    months: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+    receipt_no: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    paid_on: Mapped[date] = mapped_column(Date, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -9,12 +9,16 @@ from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 
 from ..i18n import LANGUAGE_NAMES
+from ..timeutil import LOCAL_OFFSET
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, members, org, transfer, users
+    from scan import api as scan_api
+    from scan import views as scan_views
 
-    for module in (auth, org, members, users, transfer):
+    from . import auth, cards, meetings, members, org, transfer, users
+
+    for module in (auth, org, members, users, transfer, cards, meetings, scan_views, scan_api):
         app.register_blueprint(module.bp)
 
     @app.context_processor
@@ -23,6 +27,7 @@ def init_app(app: Flask) -> None:
             "languages": LANGUAGE_NAMES,
             "current_language": str(get_locale()),
             "org_name": app.config["ORG_NAME"],
+            "local_offset": LOCAL_OFFSET,
         }
 
     @app.after_request

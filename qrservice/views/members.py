@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .. import db
 from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
 from ..audit import Actor
+from ..issuance import card_history
 from ..members import (
     MemberError,
     MemberFilter,
@@ -82,6 +83,7 @@ def show(member_id: int) -> Any:
         "members/show.html",
         member=member,
         history=list(history),
+        cards=card_history(db.session(), member.id),
         can_edit=can_edit_member(current_user, member),
     )
 

@@ -1,0 +1,274 @@
+"""Meetings: create, open and close check-in, who is expected, and the live counts.
+
+The next stage deepens this (minutes, photos, leave, make-up study); for now a meeting has
+what the scan loop and the member's card need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from .audit import Actor, record
+from .models import MEETING_KINDS, Attendance, Meeting, Member, PointsEntry, Unit
+from .timeutil import utcnow
+
+#: Attendance that counts as having taken part.
+ATTENDED = ("present", "late", "made_up")
+
+
+class MeetingError(ValueError):
+    """Rejected meeting fields or action; ``errors`` maps fields to messages."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class MeetingFields:
+    unit: Unit
+    kind: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str | None = None
+    remote_allowed: bool = False
+    points: int = 1
+    late_after_min: int = 10
+    opens_before_min: int = 30
+    closes_after_min: int = 30
+
+
+def check_fields(f: MeetingFields) -> None:
+    errors = {}
+    if f.kind not in MEETING_KINDS:
+        errors["kind"] = _("Choose a kind of meeting.")
+    if not f.title.strip() or len(f.title) > 200:
+        errors["title"] = _("A title of 1 to 200 characters is required.")
+    if f.ends_at <= f.starts_at:
+        errors["ends_at"] = _("The end must be after the start.")
+    if not 0 <= f.points <= 100:
+        errors["points"] = _("Points must be between 0 and 100.")
+    for name in ("late_after_min", "opens_before_min", "closes_after_min"):
+        if not 0 <= getattr(f, name) <= 24 * 60:
+            errors[name] = _("Minutes must be between 0 and 1440.")
+    if f.unit.kind == "committee":
+        errors["unit"] = _("A meeting belongs to a branch or a group.")
+    if errors:
+        raise MeetingError(errors)
+
+
+def create_meeting(s: Session, actor: Actor, f: MeetingFields) -> Meeting:
+    check_fields(f)
+    meeting = Meeting(
+        unit_id=f.unit.id,
+        unit=f.unit,
+        kind=f.kind,
+        title=f.title.strip(),
+        starts_at=f.starts_at,
+        ends_at=f.ends_at,
+        place=(f.place or "").strip() or None,
+        remote_allowed=f.remote_allowed,
+        points=f.points,
+        late_after_min=f.late_after_min,
+        opens_before_min=f.opens_before_min,
+        closes_after_min=f.closes_after_min,
+        screen_code_ttl=180 if f.remote_allowed else 30,
+        status="scheduled",
+        created_by=actor.label,
+        created_at=utcnow(),
+    )
+    s.add(meeting)
+    s.flush()
+    record(s, actor, "meeting.create", "meeting", meeting.id, after={"title": meeting.title})
+    return meeting
+
+
+def open_checkin(s: Session, actor: Actor, meeting: Meeting) -> None:
+    if meeting.status == "open":
+        return
+    meeting.status = "open"
+    meeting.opened_at = meeting.opened_at or utcnow()
+    meeting.closed_at = None
+    record(s, actor, "meeting.open", "meeting", meeting.id)
+
+
+def window(meeting: Meeting) -> tuple[datetime, datetime]:
+    """The times between which check-in is accepted."""
+    return (
+        meeting.starts_at - timedelta(minutes=meeting.opens_before_min),
+        meeting.ends_at + timedelta(minutes=meeting.closes_after_min),
+    )
+
+
+def expected_filter(meeting_unit_path: str, meeting_unit_id: int) -> Any:
+    """Members expected at a meeting: active, of the unit's subtree or hosted by the unit."""
+    home = aliased(Unit)
+    return and_(
+        Member.active.is_(True),
+        or_(
+            Member.unit_id.in_(select(home.id).where(home.path.startswith(meeting_unit_path))),
+            Member.host_unit_id == meeting_unit_id,
+        ),
+    )
+
+
+def expected_members(s: Session, meeting: Meeting) -> list[Member]:
+    query = select(Member).where(expected_filter(meeting.unit.path, meeting.unit_id))
+    return list(s.scalars(query.order_by(Member.number)))
+
+
+def close_checkin(s: Session, actor: Actor, meeting: Meeting) -> dict[str, int]:
+    """Close check-in: everyone expected without a row is absent; attendees earn the points."""
+    if meeting.status == "closed":
+        return {"absent": 0, "awarded": 0}
+    now = utcnow()
+    seen = set(s.scalars(select(Attendance.member_id).where(Attendance.meeting_id == meeting.id)))
+    absent = 0
+    for member in expected_members(s, meeting):
+        if member.id not in seen:
+            s.add(
+                Attendance(
+                    meeting_id=meeting.id, member_id=member.id, status="absent", via="closing",
+                    checked_in_at=now, recorded_by=actor.label,
+                )
+            )  # fmt: skip
+            absent += 1
+    awarded = 0
+    for member_id in s.scalars(
+        select(Attendance.member_id).where(
+            Attendance.meeting_id == meeting.id, Attendance.status.in_(ATTENDED)
+        )
+    ):
+        award_attendance_points(s, meeting, member_id, actor.label)
+        awarded += 1
+    meeting.status = "closed"
+    meeting.closed_at = now
+    s.flush()
+    record(
+        s, actor, "meeting.close", "meeting", meeting.id,
+        after={"absent": absent, "awarded": awarded},
+    )  # fmt: skip
+    return {"absent": absent, "awarded": awarded}
+
+
+def award_attendance_points(s: Session, meeting: Meeting, member_id: int, by: str) -> None:
+    if meeting.points:
+        s.add(
+            PointsEntry(
+                member_id=member_id, at=meeting.starts_at, points=meeting.points,
+                kind="attendance", meeting_id=meeting.id, reason=meeting.title[:200],
+                recorded_by=by,
+            )
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Counts:
+    expected: int
+    present: int
+    late: int
+    excused: int
+    visitors: int
+    missing: int
+
+    def as_dict(self) -> dict[str, int]:
+        return self.__dict__.copy()
+
+
+def counts(s: Session, meeting: Meeting) -> Counts:
+    rows = dict(
+        s.execute(
+            select(Attendance.status, func.count())
+            .where(Attendance.meeting_id == meeting.id)
+            .group_by(Attendance.status)
+        ).all()
+    )
+    expected = s.scalar(
+        select(func.count())
+        .select_from(Member)
+        .where(expected_filter(meeting.unit.path, meeting.unit_id))
+    )
+    accounted = rows.get("present", 0) + rows.get("late", 0) + rows.get("excused", 0)
+    accounted += rows.get("made_up", 0)
+    return Counts(
+        expected=expected or 0,
+        present=rows.get("present", 0),
+        late=rows.get("late", 0),
+        excused=rows.get("excused", 0),
+        visitors=rows.get("visitor", 0),
+        missing=max(0, (expected or 0) - accounted),
+    )
+
+
+def missing_members(s: Session, meeting: Meeting) -> list[Member]:
+    """Expected members with no check-in, leave or make-up yet."""
+    accounted = select(Attendance.member_id).where(
+        Attendance.meeting_id == meeting.id,
+        Attendance.status.in_(("present", "late", "excused", "made_up")),
+    )
+    query = select(Member).where(
+        expected_filter(meeting.unit.path, meeting.unit_id), Member.id.not_in(accounted)
+    )
+    return list(s.scalars(query.order_by(Member.number)))
+
+
+def recent_checkins(s: Session, meeting: Meeting, limit: int = 20) -> list[Attendance]:
+    query = (
+        select(Attendance)
+        .where(
+            Attendance.meeting_id == meeting.id,
+            Attendance.status.in_(("present", "late", "visitor")),
+        )
+        .order_by(Attendance.checked_in_at.desc(), Attendance.id.desc())
+        .limit(limit)
+    )
+    return list(s.scalars(query))
+
+
+def undo_last(s: Session, actor: Actor, meeting: Meeting) -> Attendance | None:
+    """Take back the most recent check-in of this meeting (a mistaken scan)."""
+    last = s.scalars(
+        select(Attendance)
+        .where(
+            Attendance.meeting_id == meeting.id,
+            Attendance.status.in_(("present", "late", "visitor")),
+            Attendance.via != "closing",
+        )
+        .order_by(Attendance.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    before = last.status
+    last.status = "undone"
+    s.flush()
+    record(
+        s, actor, "attendance.undo", "member", last.member_id,
+        before={"meeting": meeting.id, "status": before},
+        after={"meeting": meeting.id, "status": "undone"},
+    )  # fmt: skip
+    return last
+
+
+def open_meetings_for(s: Session, member: Member, now: datetime) -> list[Meeting]:
+    """Open meetings this member is expected at."""
+    units = [member.unit_id]
+    if member.unit.parent_id:
+        units.append(member.unit.parent_id)
+    if member.unit.parent and member.unit.parent.parent_id:
+        units.append(member.unit.parent.parent_id)
+    if member.host_unit_id:
+        units.append(member.host_unit_id)
+    query = (
+        select(Meeting)
+        .where(Meeting.status == "open", Meeting.unit_id.in_(units))
+        .order_by(Meeting.starts_at)
+    )
+    return [m for m in s.scalars(query) if window(m)[0] <= now <= window(m)[1]]

@@ -1,0 +1,268 @@
+"""Card pages for officers: issue, reissue, revoke, downloads, badge sheets and letters.
+
+The PDF renderer (reportlab and the embedded CJK font) is imported where a PDF is made, so
+that processes which only scan and check in never load it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from cards.qr import QRMatrix, to_png, to_svg
+
+from .. import db
+from ..accounts import can_see_unit, organiser_required
+from ..audit import Actor
+from ..issuance import (
+    CardError,
+    SheetChoice,
+    active_card,
+    card_face,
+    cards_for_sheet,
+    issue_card,
+    issue_cards,
+    keep_codes,
+    mark_printed,
+    members_in,
+    reissue_card,
+    revoke_card,
+    set_new_pin,
+)
+from ..members import units_in_scope
+from ..models import CARD_REASONS, Card, Member, Unit
+from ..signing_keys import key_ring
+from .members import member_or_404
+
+bp = Blueprint("cards", __name__)
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/members/<int:member_id>/card/issue", methods=["POST"])
+@organiser_required
+def issue(member_id: int) -> Any:
+    member = member_or_404(member_id)
+    try:
+        card, created = issue_card(db.session(), Actor.of(current_user), member, key_ring())
+    except CardError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("members.show", member_id=member.id)), 303
+    if created:
+        flash(_("Card version %(v)d issued.", v=card.version), "notice")
+    else:
+        flash(_("This member already has an active card."), "notice")
+    return redirect(url_for("members.show", member_id=member.id))
+
+
+@bp.route("/members/<int:member_id>/card/reissue", methods=["POST"])
+@organiser_required
+def reissue(member_id: int) -> Any:
+    member = member_or_404(member_id)
+    reason = request.form.get("reason", "")
+    note = request.form.get("note", "")[:150]
+    try:
+        card = reissue_card(db.session(), Actor.of(current_user), member, key_ring(), reason, note)
+    except CardError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("members.show", member_id=member.id))
+    flash(
+        _("Card reissued as version %(v)d; the old code no longer works.", v=card.version), "notice"
+    )
+    return redirect(url_for("members.show", member_id=member.id))
+
+
+@bp.route("/members/<int:member_id>/card/revoke", methods=["POST"])
+@organiser_required
+def revoke(member_id: int) -> Any:
+    member = member_or_404(member_id)
+    try:
+        revoke_card(
+            db.session(), Actor.of(current_user), member, request.form.get("note", "")[:150]
+        )
+    except CardError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("members.show", member_id=member.id))
+    flash(_("Card revoked; its code no longer works."), "notice")
+    return redirect(url_for("members.show", member_id=member.id))
+
+
+def _active_card_or_404(member: Member) -> Card:
+    card = active_card(db.session(), member.id)
+    if card is None:
+        abort(404)
+    keep_codes([card], _base_url(), processes=1)
+    return card
+
+
+@bp.route("/members/<int:member_id>/card.<fmt>")
+@organiser_required
+def download(member_id: int, fmt: str) -> Any:
+    member = member_or_404(member_id)
+    card = _active_card_or_404(member)
+    name = f"card-{member.number}-v{card.version}.{fmt}"
+    if fmt == "pdf":
+        from cards.pdf import render_card_pdf
+
+        face = card_face(card, current_app.config["ORG_NAME"], _base_url())
+        return _pdf(render_card_pdf(face), name)
+    matrix = QRMatrix.from_bytes(card.qr)  # type: ignore[arg-type]
+    if fmt == "svg":
+        return Response(to_svg(matrix), mimetype="image/svg+xml")
+    if fmt == "png":
+        return Response(
+            to_png(matrix, scale=10),
+            mimetype="image/png",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    abort(404)
+
+
+@bp.route("/members/<int:member_id>/letter.pdf", methods=["POST"])
+@organiser_required
+def letter(member_id: int) -> Any:
+    member = member_or_404(member_id)
+    card = _active_card_or_404(member)
+    from cards.pdf import Letter, render_letters_pdf
+
+    pin = set_new_pin(card, current_app.config["SECRET_KEY"])
+    face = card_face(card, current_app.config["ORG_NAME"], _base_url())
+    data = render_letters_pdf([Letter(face, pin)])
+    return _pdf(data, f"letter-{member.number}.pdf")
+
+
+def _unit_from_form(units: list[Unit]) -> Unit | None:
+    return next((u for u in units if str(u.id) == request.form.get("unit_id")), None)
+
+
+@bp.route("/cards/", methods=["GET"])
+@organiser_required
+def index() -> Any:
+    from cards.pdf import LAYOUTS
+
+    units = units_in_scope(db.session(), current_user.unit)
+    return render_template("cards/index.html", units=units, layouts=LAYOUTS, errors={}, form={})
+
+
+@bp.route("/cards/issue", methods=["POST"])
+@organiser_required
+def issue_bulk() -> Any:
+    s = db.session()
+    units = units_in_scope(s, current_user.unit)
+    unit = _unit_from_form(units)
+    if unit is None or not can_see_unit(current_user, unit):
+        abort(400)
+    members = members_in(s, unit)
+    made = issue_cards(s, Actor.of(current_user), members, key_ring())
+    flash(
+        _("%(made)d cards issued in %(unit)s; %(had)d members already had one.",
+          made=made, unit=unit.name, had=len(members) - made),
+        "notice",
+    )  # fmt: skip
+    return redirect(url_for("cards.index"))
+
+
+def _sheet_request(units: list[Unit]) -> tuple[Unit, SheetChoice, str] | dict[str, str]:
+    from cards.pdf import LAYOUTS
+
+    errors = {}
+    unit = _unit_from_form(units)
+    if unit is None:
+        errors["unit_id"] = _("Choose a unit.")
+    layout = request.form.get("layout", "a4-10")
+    if layout not in LAYOUTS:
+        errors["layout"] = _("Unknown layout.")
+    only = request.form.get("only", "all")
+    sort = request.form.get("sort", "unit")
+    if only not in ("all", "new", "reissued"):
+        errors["only"] = _("Choose which cards.")
+    if sort not in ("unit", "name"):
+        errors["sort"] = _("Choose an order.")
+    if errors:
+        return errors
+    assert unit is not None
+    return unit, SheetChoice(only=only, sort=sort), layout
+
+
+def _form_error(units: list[Unit], errors: dict[str, str]) -> Any:
+    from cards.pdf import LAYOUTS
+
+    page = render_template(
+        "cards/index.html", units=units, layouts=LAYOUTS, errors=errors, form=request.form
+    )
+    return page, 422
+
+
+@bp.route("/cards/badges.pdf", methods=["POST"])
+@organiser_required
+def badges() -> Any:
+    s = db.session()
+    units = units_in_scope(s, current_user.unit)
+    parsed = _sheet_request(units)
+    if isinstance(parsed, dict):
+        return _form_error(units, parsed)
+    from cards.pdf import LAYOUTS, LayoutError, render_badge_sheet
+
+    unit, choice, layout = parsed
+    cards = cards_for_sheet(s, unit, choice)
+    if not cards:
+        return _form_error(units, {"unit_id": _("No cards to print for this choice.")})
+    keep_codes(cards, _base_url())
+    faces = [card_face(c, current_app.config["ORG_NAME"], _base_url()) for c in cards]
+    try:
+        data = render_badge_sheet(faces, LAYOUTS[layout])
+    except LayoutError as exc:
+        return _form_error(units, {"layout": str(exc)})
+    mark_printed(cards)
+    return _pdf(data, f"badges-{unit.code}-{layout}-{date.today():%Y%m%d}.pdf")
+
+
+@bp.route("/cards/letters.pdf", methods=["POST"])
+@organiser_required
+def letters() -> Any:
+    from cards.pdf import Letter, render_letters_pdf
+
+    s = db.session()
+    units = units_in_scope(s, current_user.unit)
+    unit = _unit_from_form(units)
+    if unit is None:
+        return _form_error(units, {"letters_unit": _("Choose a unit.")})
+    cards = cards_for_sheet(s, unit, SheetChoice(sort=request.form.get("sort", "unit")))
+    if not cards:
+        return _form_error(units, {"letters_unit": _("No member in this unit has a card yet.")})
+    keep_codes(cards, _base_url())
+    secret = current_app.config["SECRET_KEY"]
+    org = current_app.config["ORG_NAME"]
+    data = render_letters_pdf(
+        [Letter(card_face(c, org, _base_url()), set_new_pin(c, secret)) for c in cards]
+    )
+    return _pdf(data, f"letters-{unit.code}-{date.today():%Y%m%d}.pdf")
+
+
+@bp.app_template_global()
+def card_reasons() -> tuple[str, ...]:
+    return tuple(r for r in CARD_REASONS if r != "new")

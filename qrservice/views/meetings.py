@@ -1,0 +1,143 @@
+"""Meeting pages for officers: list, create, open and close check-in, attendance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import db
+from ..accounts import can_see_unit, officer_required
+from ..audit import Actor
+from ..meetings import (
+    MeetingError,
+    MeetingFields,
+    close_checkin,
+    counts,
+    create_meeting,
+    missing_members,
+    open_checkin,
+)
+from ..members import units_in_scope
+from ..models import MEETING_KINDS, Attendance, Meeting, Unit
+from ..timeutil import from_local
+
+bp = Blueprint("meetings", __name__, url_prefix="/meetings")
+
+
+@bp.route("/")
+@officer_required
+def index() -> Any:
+    s = db.session()
+    meetings = s.scalars(
+        select(Meeting)
+        .join(Meeting.unit)
+        .where(Unit.path.startswith(current_user.unit.path, autoescape=True))
+        .order_by(Meeting.starts_at.desc())
+        .limit(200)
+    ).all()
+    return render_template("meetings/index.html", meetings=meetings)
+
+
+def meeting_or_404(meeting_id: int) -> Meeting:
+    meeting = db.session().get(Meeting, meeting_id)
+    if meeting is None or not can_see_unit(current_user, meeting.unit):
+        abort(404)
+    return meeting
+
+
+def _local(value: str, field: str, errors: dict[str, str]) -> datetime:
+    try:
+        return from_local(datetime.fromisoformat(value))
+    except ValueError:
+        errors[field] = _("Enter a date and time.")
+        return datetime(2000, 1, 1)
+
+
+def _int(value: str, field: str, errors: dict[str, str], default: int) -> int:
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        errors[field] = _("Enter a whole number.")
+        return default
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@officer_required
+def new() -> Any:
+    s = db.session()
+    units = [u for u in units_in_scope(s, current_user.unit) if u.kind != "committee"]
+    form = request.form
+    if request.method == "POST":
+        errors: dict[str, str] = {}
+        unit = next((u for u in units if str(u.id) == form.get("unit_id")), None)
+        if unit is None:
+            errors["unit"] = _("Choose a unit.")
+        fields = MeetingFields(
+            unit=unit or current_user.unit,
+            kind=form.get("kind", ""),
+            title=form.get("title", ""),
+            starts_at=_local(form.get("starts_at", ""), "starts_at", errors),
+            ends_at=_local(form.get("ends_at", ""), "ends_at", errors),
+            place=form.get("place"),
+            remote_allowed=form.get("remote_allowed") == "yes",
+            points=_int(form.get("points", ""), "points", errors, 1),
+            late_after_min=_int(form.get("late_after_min", ""), "late_after_min", errors, 10),
+        )
+        try:
+            if errors:
+                raise MeetingError(errors)
+            meeting = create_meeting(s, Actor.of(current_user), fields)
+        except MeetingError as exc:
+            return render_template(
+                "meetings/new.html", units=units, kinds=MEETING_KINDS, form=form,
+                errors={**errors, **exc.errors},
+            ), 422  # fmt: skip
+        flash(_("Meeting created."), "notice")
+        return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    return render_template(
+        "meetings/new.html", units=units, kinds=MEETING_KINDS, form={}, errors={}
+    )
+
+
+@bp.route("/<int:meeting_id>")
+@officer_required
+def show(meeting_id: int) -> Any:
+    s = db.session()
+    meeting = meeting_or_404(meeting_id)
+    rows = s.scalars(
+        select(Attendance)
+        .where(Attendance.meeting_id == meeting.id, Attendance.status != "undone")
+        .order_by(Attendance.checked_in_at)
+    ).all()
+    return render_template(
+        "meetings/show.html",
+        meeting=meeting,
+        attendance=rows,
+        counts=counts(s, meeting),
+        missing=missing_members(s, meeting) if meeting.status != "closed" else [],
+    )
+
+
+@bp.route("/<int:meeting_id>/open", methods=["POST"])
+@officer_required
+def open_(meeting_id: int) -> Any:
+    meeting = meeting_or_404(meeting_id)
+    open_checkin(db.session(), Actor.of(current_user), meeting)
+    flash(_("Check-in is open."), "notice")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id))
+
+
+@bp.route("/<int:meeting_id>/close", methods=["POST"])
+@officer_required
+def close(meeting_id: int) -> Any:
+    meeting = meeting_or_404(meeting_id)
+    done = close_checkin(db.session(), Actor.of(current_user), meeting)
+    flash(_("Check-in closed: %(absent)d absent, %(awarded)d earned points.", **done), "notice")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id))

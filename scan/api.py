@@ -1,0 +1,240 @@
+"""The check-in JSON API, used by the scanner page and any other client, with its OpenAPI text.
+
+Every door answers with the same fields and reasons as ``scan.checkin.redeem``. Officers
+authenticate with their login session; POSTs carry the CSRF token in ``X-CSRFToken``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from qrservice import db
+from qrservice.accounts import can_see_unit, officer_required
+from qrservice.audit import Actor
+from qrservice.meetings import counts, missing_members, recent_checkins, undo_last
+from qrservice.models import Attendance, Meeting, Member, Unit
+from qrservice.signing_keys import key_ring
+
+from .checkin import NONCE_RE, CheckinResult, MeetingNotFound, redeem
+
+bp = Blueprint("scan_api", __name__, url_prefix="/api/v1")
+MAX_SYNC = 500
+
+
+class BadRequest(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _error(status: int, reason: str, message: str, field: str | None = None) -> Any:
+    body = {"status": "error", "reason": reason, "message": message}
+    if field:
+        body["field"] = field
+    return jsonify(body), status
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("client_time", _("client_time must be an ISO 8601 time"))
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest("client_time", _("client_time must be an ISO 8601 time")) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def parse_scan(item: Any, default_via: str, nonce_required: bool) -> dict[str, Any]:
+    """Validate one scan of a request body; raises BadRequest naming the field."""
+    if not isinstance(item, dict):
+        raise BadRequest("body", _("a scan must be a JSON object"))
+    code, member_id = item.get("code"), item.get("member_id")
+    if (code is None) == (member_id is None):
+        raise BadRequest("code", _("give either code or member_id"))
+    if code is not None and (not isinstance(code, str) or not 0 < len(code) <= 512):
+        raise BadRequest("code", _("code must be the scanned text (at most 512 characters)"))
+    if member_id is not None and (not isinstance(member_id, int) or isinstance(member_id, bool)):
+        raise BadRequest("member_id", _("member_id must be a whole number"))
+    nonce = item.get("nonce")
+    if nonce is None and nonce_required:
+        raise BadRequest("nonce", _("every queued scan needs its nonce"))
+    if nonce is not None and (not isinstance(nonce, str) or not NONCE_RE.match(nonce)):
+        raise BadRequest("nonce", _("nonce must be 16-64 letters, digits, '-' or '_'"))
+    via = item.get("via", default_via)
+    if via not in ("scan", "manual", "offline"):
+        raise BadRequest("via", _("via must be scan, manual or offline"))
+    confirm = item.get("confirm_visitor", False)
+    if not isinstance(confirm, bool):
+        raise BadRequest("confirm_visitor", _("confirm_visitor must be true or false"))
+    return {
+        "code": code,
+        "member_id": member_id,
+        "nonce": nonce,
+        "via": via,
+        "client_time": _parse_time(item.get("client_time")),
+        "confirm_visitor": confirm,
+    }
+
+
+def _redeem(meeting_id: int, scan: dict[str, Any]) -> CheckinResult:
+    return redeem(
+        db.session(),
+        ring=key_ring(),
+        meeting_id=meeting_id,
+        recorded_by=f"user:{current_user.username}",
+        scope_path=current_user.unit.path,
+        **scan,
+    )
+
+
+def _json_body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("body", _("the body must be JSON"))
+    return body
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest) -> Any:
+    return _error(400, "bad_request", f"{exc.field}: {exc.message}", exc.field)
+
+
+@bp.errorhandler(MeetingNotFound)
+def _no_meeting(exc: MeetingNotFound) -> Any:
+    return _error(404, "no_meeting", _("There is no such meeting among your units."))
+
+
+@bp.route("/meetings/<int:meeting_id>/checkins", methods=["POST"])
+@officer_required
+def checkin(meeting_id: int) -> Any:
+    scan = parse_scan(_json_body(), "scan", nonce_required=False)
+    db.begin_write(db.session())
+    return jsonify(_redeem(meeting_id, scan).as_dict())
+
+
+@bp.route("/meetings/<int:meeting_id>/sync", methods=["POST"])
+@officer_required
+def sync(meeting_id: int) -> Any:
+    """A queue of offline scans: all validated first, then decided in one transaction."""
+    body = _json_body()
+    items = body.get("scans") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_SYNC:
+        raise BadRequest("scans", _("scans must be a list of 1 to %(n)d scans", n=MAX_SYNC))
+    scans = []
+    for index, item in enumerate(items):
+        try:
+            scans.append(parse_scan(item, "offline", nonce_required=True))
+        except BadRequest as exc:
+            raise BadRequest(f"scans[{index}].{exc.field}", exc.message) from None
+    db.begin_write(db.session())
+    results = []
+    for scan in scans:
+        result = _redeem(meeting_id, scan).as_dict()
+        result["nonce"] = scan["nonce"]
+        results.append(result)
+    meeting = db.session().get(Meeting, meeting_id)
+    return jsonify(results=results, counts=counts(db.session(), meeting).as_dict())
+
+
+def _meeting_or_404(meeting_id: int) -> Meeting:
+    meeting = db.session().get(Meeting, meeting_id)
+    if meeting is None or not can_see_unit(current_user, meeting.unit):
+        raise MeetingNotFound(meeting_id)
+    return meeting
+
+
+def _member_json(member: Member) -> dict[str, Any]:
+    return {"id": member.id, "name": member.name, "number": member.number,
+            "unit": member.unit.name}  # fmt: skip
+
+
+@bp.route("/meetings/<int:meeting_id>/status")
+@officer_required
+def status(meeting_id: int) -> Any:
+    s = db.session()
+    meeting = _meeting_or_404(meeting_id)
+    return jsonify(
+        meeting={"id": meeting.id, "title": meeting.title, "status": meeting.status},
+        counts=counts(s, meeting).as_dict(),
+        missing=[_member_json(m) for m in missing_members(s, meeting)],
+        recent=[
+            {
+                "name": a.member.name,
+                "number": a.member.number,
+                "status": a.status,
+                "checked_in_at": a.checked_in_at.isoformat() + "Z",
+                "via": a.via,
+            }
+            for a in recent_checkins(s, meeting)
+        ],  # fmt: skip
+    )
+
+
+@bp.route("/meetings/<int:meeting_id>/undo", methods=["POST"])
+@officer_required
+def undo(meeting_id: int) -> Any:
+    s = db.session()
+    meeting = _meeting_or_404(meeting_id)
+    undone = undo_last(s, Actor.of(current_user), meeting)
+    if undone is None:
+        return jsonify(status="refused", reason="nothing_to_undo",
+                       message=_("There is no check-in to undo."))  # fmt: skip
+    return jsonify(
+        status="ok",
+        message=_("Check-in of %(name)s taken back.", name=undone.member.name),
+        member=_member_json(undone.member),
+        counts=counts(s, meeting).as_dict(),
+    )
+
+
+@bp.route("/meetings/<int:meeting_id>/lookup")
+@officer_required
+def lookup(meeting_id: int) -> Any:
+    s = db.session()
+    meeting = _meeting_or_404(meeting_id)
+    q = request.args.get("q", "").strip()[:64]
+    if not q:
+        return jsonify(members=[])
+    members = s.scalars(
+        select(Member)
+        .join(Member.unit)
+        .where(
+            Member.active.is_(True),
+            Unit.path.startswith(current_user.unit.path, autoescape=True),
+            or_(
+                Member.name.contains(q, autoescape=True), Member.number.contains(q, autoescape=True)
+            ),
+        )
+        .order_by(Member.number)
+        .limit(20)
+    ).all()
+    seen = set(
+        s.scalars(
+            select(Attendance.member_id).where(
+                Attendance.meeting_id == meeting.id,
+                Attendance.status.in_(("present", "late", "visitor", "made_up")),
+            )
+        )
+    )
+    return jsonify(members=[{**_member_json(m), "checked_in": m.id in seen} for m in members])
+
+
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+
+@bp.route("/openapi.json")
+def openapi() -> Any:
+    """The API's OpenAPI 3.1 description (a test keeps its reasons in step with the code)."""
+    return Response(OPENAPI.read_bytes(), mimetype="application/json")

@@ -1,0 +1,312 @@
+"""The one check-in operation: every door (secretary scan, on-screen code, remote self
+check-in, manual, offline sync) decides through ``redeem``.
+
+It answers ``ok`` or ``refused`` with one reason from ``REASONS`` and a readable message, so
+every client shows the same thing. A repeated nonce gets the first answer again without a
+second row, so an offline queue can be synced twice. Three queries at most: the card and its
+member, the meeting with this member's existing row, and the write.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
+from qrservice.meetings import award_attendance_points
+from qrservice.models import Attendance, Card, Meeting, Member, Unit
+from qrservice.timeutil import utcnow
+
+#: Every reason a check-in can be refused, shown alike by every client.
+REASONS = (
+    "invalid",  # not a card code of ours (malformed, bad signature, unknown key, wrong purpose)
+    "retired_key",  # signed with a key that has been retired: the card must be reissued
+    "no_card",  # well signed, but no such card was issued
+    "superseded",  # an older version of a reissued card
+    "revoked",  # the card was withdrawn
+    "member_left",  # the member is no longer on the roll
+    "no_member",  # manual check-in of a member id that does not exist
+    "already_checked_in",
+    "not_expected",  # a member of another unit: a visitor only if the secretary confirms
+    "meeting_not_open",
+    "remote_not_allowed",
+    "undone",  # a replay of a scan that was since taken back
+)
+VIAS = ("scan", "screen_code", "remote", "manual", "offline")
+NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: A client clock may run this far ahead before its time is replaced by the server's.
+CLIENT_CLOCK_SLACK = timedelta(minutes=5)
+#: An offline scan synced after check-in closed is still accepted this long after closing.
+OFFLINE_GRACE = timedelta(hours=24)
+
+
+class MeetingNotFound(LookupError):
+    """No such meeting, or not one this officer may record attendance for."""
+
+
+@dataclass
+class CheckinResult:
+    status: str  # ok or refused
+    reason: str | None
+    message: str
+    member: dict[str, Any] | None = None
+    attendance: dict[str, Any] | None = None
+    replayed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "member": self.member,
+            "attendance": self.attendance,
+            "replayed": self.replayed,
+        }
+
+
+def _refused(reason: str, message: str, member: dict[str, Any] | None = None) -> CheckinResult:
+    return CheckinResult("refused", reason, message, member)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def _token_refusal(reason: str) -> CheckinResult:
+    if reason == "retired_key":
+        return _refused(
+            "retired_key",
+            _("This card's code is no longer valid; the member should see the organiser."),
+        )
+    return _refused("invalid", _("This is not a card of ours."))
+
+
+_home = aliased(Unit)
+_branch = aliased(Unit)
+_host = aliased(Unit)
+_MEMBER_COLUMNS = (
+    Member.id,
+    Member.name,
+    Member.number,
+    Member.active,
+    Member.host_unit_id,
+    _home.path.label("home_path"),
+    _home.kind.label("home_kind"),
+    _home.name.label("home_name"),
+    _branch.name.label("parent_name"),
+    _host.path.label("host_path"),
+)
+
+
+def _member_query() -> Any:
+    return (
+        select(*_MEMBER_COLUMNS)
+        .select_from(Member)
+        .join(_home, _home.id == Member.unit_id)
+        .outerjoin(_branch, _branch.id == _home.parent_id)
+        .outerjoin(_host, _host.id == Member.host_unit_id)
+    )
+
+
+def _member_dict(row: Any) -> dict[str, Any]:
+    branch = row.parent_name if row.home_kind == "group" else row.home_name
+    return {"id": row.id, "name": row.name, "number": row.number, "branch": branch}
+
+
+def redeem(
+    s: Session,
+    *,
+    ring: KeyRing,
+    meeting_id: int,
+    via: str,
+    recorded_by: str,
+    code: str | None = None,
+    member_id: int | None = None,
+    client_time: datetime | None = None,
+    nonce: str | None = None,
+    confirm_visitor: bool = False,
+    scope_path: str | None = None,
+    now: datetime | None = None,
+) -> CheckinResult:
+    """Decide one check-in. Call it as the first statement of a write transaction.
+
+    ``scope_path`` is the unit path an officer may act in; a meeting outside it raises
+    ``MeetingNotFound``, as does a meeting that does not exist.
+    """
+    now = now or utcnow()
+    if via not in VIAS:
+        raise ValueError(f"unknown way of check-in {via!r}")
+    if nonce is not None and not NONCE_RE.match(nonce):
+        raise ValueError("nonce must be 16-64 characters of A-Z a-z 0-9 _ -")
+    if client_time is None or client_time > now + CLIENT_CLOCK_SLACK:
+        client_time = None
+    when = client_time if via == "offline" and client_time else now
+
+    # 1. Who: from the card code (no query to refuse a forged code), or a member id.
+    if code is not None:
+        token = token_from_text(code)
+        if token is None:
+            return _refused("invalid", _("This is not a card of ours."))
+        try:
+            claim = verify_card(ring, token)
+        except TokenError as exc:
+            return _token_refusal(exc.reason)
+        row = s.execute(
+            _member_query()
+            .add_columns(Card.status.label("card_status"), Card.token.label("card_token"))
+            .join(Card, and_(Card.member_id == Member.id, Card.version == claim.version))
+            .where(Member.id == claim.member_id)
+        ).first()
+        if row is None or row.card_token != token:
+            return _refused("no_card", _("This card was not issued here."))
+        member = _member_dict(row)
+        if row.card_status == "superseded":
+            return _refused(
+                "superseded",
+                _("This card was replaced by a newer one. The member should see the organiser."),
+                member,
+            )
+        if row.card_status == "revoked":
+            return _refused(
+                "revoked",
+                _("This card was withdrawn. The member should see the organiser."),
+                member,
+            )
+    elif member_id is not None:
+        row = s.execute(_member_query().where(Member.id == member_id)).first()
+        if row is None:
+            return _refused("no_member", _("No such member."))
+        member = _member_dict(row)
+    else:
+        raise ValueError("give a code or a member id")
+    if not row.active:
+        return _refused(
+            "member_left", _("%(name)s is no longer on the roll.", name=row.name), member
+        )
+
+    # 2. The meeting, with this member's row if there is one.
+    meeting_unit = aliased(Unit)
+    mrow = s.execute(
+        select(
+            Meeting.id,
+            Meeting.status,
+            Meeting.unit_id,
+            Meeting.starts_at,
+            Meeting.ends_at,
+            Meeting.opens_before_min,
+            Meeting.closes_after_min,
+            Meeting.late_after_min,
+            Meeting.remote_allowed,
+            Meeting.closed_at,
+            Meeting.points,
+            Meeting.title,
+            meeting_unit.path.label("unit_path"),
+            Attendance.id.label("att_id"),
+            Attendance.status.label("att_status"),
+            Attendance.nonce.label("att_nonce"),
+            Attendance.checked_in_at.label("att_at"),
+            Attendance.via.label("att_via"),
+        )  # fmt: skip
+        .join(meeting_unit, meeting_unit.id == Meeting.unit_id)
+        .outerjoin(
+            Attendance,
+            and_(Attendance.meeting_id == Meeting.id, Attendance.member_id == row.id),
+        )
+        .where(Meeting.id == meeting_id)
+    ).first()
+    if mrow is None or (scope_path is not None and not mrow.unit_path.startswith(scope_path)):
+        raise MeetingNotFound(meeting_id)
+
+    existing = mrow.att_status
+    if nonce is not None and mrow.att_nonce == nonce:
+        if existing == "undone":
+            return _refused("undone", _("This scan was taken back."), member)
+        result = _ok(member, existing, mrow.att_at, mrow.att_via)
+        result.replayed = True
+        return result
+    if existing in ("present", "late", "visitor", "made_up"):
+        result = _refused(
+            "already_checked_in",
+            _("Already checked in at %(time)s.", time=_local_hhmm(mrow.att_at)),
+            member,
+        )
+        result.attendance = {
+            "status": existing,
+            "checked_in_at": _iso(mrow.att_at),
+            "via": mrow.att_via,
+        }
+        return result
+
+    opens = mrow.starts_at - timedelta(minutes=mrow.opens_before_min)
+    closes = mrow.ends_at + timedelta(minutes=mrow.closes_after_min)
+    late_offline = (
+        via == "offline"
+        and mrow.status == "closed"
+        and mrow.closed_at is not None
+        and now - mrow.closed_at <= OFFLINE_GRACE
+        and opens <= when <= max(closes, mrow.closed_at)
+    )
+    if not late_offline and (mrow.status != "open" or not opens <= when <= closes):
+        return _refused("meeting_not_open", _("Check-in for this meeting is not open."), member)
+    if via == "remote" and not mrow.remote_allowed:
+        return _refused(
+            "remote_not_allowed",
+            _("This meeting does not allow checking in from elsewhere."),
+            member,
+        )
+
+    expected = row.home_path.startswith(mrow.unit_path) or (
+        row.host_path is not None and row.host_path.startswith(mrow.unit_path)
+    )
+    if not expected and not confirm_visitor:
+        return _refused(
+            "not_expected",
+            _(
+                "%(name)s is not a member of this meeting's unit. Record as a visitor?",
+                name=row.name,
+            ),
+            member,
+        )
+    status = "visitor" if not expected else (
+        "late" if when > mrow.starts_at + timedelta(minutes=mrow.late_after_min) else "present"
+    )  # fmt: skip
+
+    # 3. The write: a new row, or the absent/undone/excused row becomes attendance.
+    values = {
+        "status": status, "via": via, "checked_in_at": when, "client_time": client_time,
+        "nonce": nonce, "recorded_by": recorded_by,
+    }  # fmt: skip
+    if existing is None:
+        s.execute(insert(Attendance).values(meeting_id=meeting_id, member_id=row.id, **values))
+    else:
+        s.execute(update(Attendance).where(Attendance.id == mrow.att_id).values(**values))
+    if late_offline and status != "visitor":
+        meeting = s.get(Meeting, meeting_id)
+        assert meeting is not None
+        award_attendance_points(s, meeting, row.id, recorded_by)
+    return _ok(member, status, when, via)
+
+
+def _ok(member: dict[str, Any], status: str, at: datetime, via: str) -> CheckinResult:
+    if status == "late":
+        message = _("%(name)s checked in, late.", name=member["name"])
+    elif status == "visitor":
+        message = _("%(name)s recorded as a visitor.", name=member["name"])
+    else:
+        message = _("%(name)s checked in.", name=member["name"])
+    return CheckinResult(
+        "ok", None, message, member, {"status": status, "checked_in_at": _iso(at), "via": via}
+    )
+
+
+def _local_hhmm(at: datetime | None) -> str:
+    from qrservice.timeutil import local_time
+
+    return local_time(at).strftime("%H:%M") if at else "?"

@@ -1,0 +1,337 @@
+"""Pages of the scan loop: the member's card page (what a scan of a card opens), the
+secretary's scanner, and the meeting's rotating on-screen code.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+
+from cards.qr import QRMatrix, encode, to_png, to_svg
+from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
+from qrservice import db
+from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_required
+from qrservice.issuance import CardRefused, keep_codes, pin_matches, resolve_card
+from qrservice.meetings import expected_filter, open_meetings_for
+from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
+from qrservice.standing import member_standing
+from qrservice.timeutil import utcnow
+
+from .checkin import MeetingNotFound, redeem
+
+bp = Blueprint("scan", __name__, static_folder="static", static_url_path="/scan/static")
+
+#: The cookie that keeps a phone unlocked for one card version, and remembers that card.
+CARD_COOKIE = "qrcard"
+CARD_COOKIE_AGE = 365 * 24 * 3600
+#: Wrong PINs in a row before each wait, and the wait: slowed down, then locked.
+PIN_WAITS = {3: timedelta(seconds=30), 4: timedelta(minutes=1), 5: timedelta(minutes=15)}
+#: How long after the on-screen code's rotation a member's phone may still use it.
+SCREEN_ROTATION_SECONDS = 15
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="qrservice.card-unlock")
+
+
+def unlocked_card_ids() -> dict[int, int]:
+    """member id → card version unlocked on this phone (from the signed cookie)."""
+    raw = request.cookies.get(CARD_COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = _serializer().loads(raw)
+    except BadSignature:
+        return {}
+    return {int(k): int(v) for k, v in data.get("u", {}).items()}
+
+
+def remembered_token() -> str | None:
+    raw = request.cookies.get(CARD_COOKIE)
+    if not raw:
+        return None
+    try:
+        return _serializer().loads(raw).get("t")
+    except BadSignature:
+        return None
+
+
+def _with_unlocked(response: Response, card: Card) -> Response:
+    unlocked = unlocked_card_ids()
+    unlocked[card.member_id] = card.version
+    value = _serializer().dumps({"u": {str(k): v for k, v in unlocked.items()}, "t": card.token})
+    response.set_cookie(
+        CARD_COOKIE, value, max_age=CARD_COOKIE_AGE, httponly=True, samesite="Lax",
+        secure=current_app.config["ENV"] == "production", path="/",
+    )  # fmt: skip
+    return response
+
+
+def _tracked_from() -> date:
+    return date.fromisoformat(current_app.config["DUES_TRACKED_FROM"])
+
+
+def _viewer(card: Card) -> str:
+    """officer, member (unlocked on this phone) or stranger."""
+    if current_user.is_authenticated and can_see_member(current_user, card.member):
+        return "officer"
+    if unlocked_card_ids().get(card.member_id) == card.version:
+        return "member"
+    return "stranger"
+
+
+def mask_name(name: str) -> str:
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else "*"
+
+
+@bp.route("/c/<token>")
+def card_page(token: str) -> Any:
+    s = db.session()
+    try:
+        card = resolve_card(s, _ring(), token)
+    except CardRefused as exc:
+        code = 404 if exc.card is None else 200
+        return render_template("scan/card_refused.html", reason=exc.reason,
+                               message=exc.message, card=exc.card), code  # fmt: skip
+    member = card.member
+    viewer = _viewer(card)
+    privacy = current_app.config["CARD_PRIVACY"]
+    today = (utcnow() + timedelta(hours=8)).date()
+    full = viewer in ("officer", "member")
+    context: dict[str, Any] = {
+        "card": card, "member": member, "viewer": viewer, "privacy": privacy, "full": full,
+        "name": member.name if full or privacy != "strict" else mask_name(member.name),
+        "branch": _branch_name(member),
+    }  # fmt: skip
+    if full or privacy != "strict":
+        context["standing"] = member_standing(s, member, today, _tracked_from())
+    if full:
+        context.update(_history(s, member))
+        now = utcnow()
+        meetings = open_meetings_for(s, member, now)
+        context["remote_meetings"] = [m for m in meetings if m.remote_allowed]
+        if viewer == "officer":
+            context["officer_meetings"] = _officer_open_meetings(member, now)
+    response = make_response(render_template("scan/card.html", **context))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _branch_name(member: Member) -> str:
+    unit = member.unit
+    return unit.parent.name if unit.kind == "group" and unit.parent else unit.name
+
+
+def _history(s: Any, member: Member) -> dict[str, Any]:
+    attendance = s.execute(
+        select(Attendance, Meeting)
+        .join(Meeting, Meeting.id == Attendance.meeting_id)
+        .where(Attendance.member_id == member.id, Attendance.status != "undone")
+        .order_by(Meeting.starts_at.desc())
+        .limit(200)
+    ).all()
+    points = s.scalars(
+        select(PointsEntry)
+        .where(PointsEntry.member_id == member.id)
+        .order_by(PointsEntry.at.desc())
+        .limit(200)
+    ).all()
+    payments = s.scalars(
+        select(DuesPayment)
+        .where(DuesPayment.member_id == member.id)
+        .order_by(DuesPayment.first_month.desc())
+        .limit(60)
+    ).all()
+    return {"attendance": attendance, "points": points, "payments": payments}
+
+
+def _officer_open_meetings(member: Member, now: datetime) -> list[Meeting]:
+    """Open meetings in the officer's units that this member is expected at."""
+    s = db.session()
+    meetings = s.scalars(select(Meeting).where(Meeting.status == "open")).all()
+    out = []
+    for meeting in meetings:
+        if not can_see_unit(current_user, meeting.unit):
+            continue
+        expected = s.scalar(
+            select(Member.id).where(
+                Member.id == member.id, expected_filter(meeting.unit.path, meeting.unit_id)
+            )
+        )
+        if expected is not None:
+            out.append(meeting)
+    return out
+
+
+def _ring():  # type: ignore[no-untyped-def]
+    from qrservice.signing_keys import key_ring
+
+    return key_ring()
+
+
+@bp.route("/c/<token>/unlock", methods=["POST"])
+@limiter.limit("20 per minute")
+def unlock(token: str) -> Any:
+    s = db.session()
+    try:
+        card = resolve_card(s, _ring(), token)
+    except CardRefused:
+        abort(404)
+    now = utcnow()
+    if card.pin_locked_until and card.pin_locked_until > now:
+        wait = int((card.pin_locked_until - now).total_seconds()) + 1
+        flash(_("Too many wrong PINs. Try again in %(n)d seconds.", n=wait), "error")
+        return redirect(url_for("scan.card_page", token=token), 303)
+    if card.pin_hash is None:
+        flash(_("No PIN was printed for this card yet; ask the organiser for a letter."), "error")
+        return redirect(url_for("scan.card_page", token=token), 303)
+    if pin_matches(card, current_app.config["SECRET_KEY"], request.form.get("pin", "")):
+        card.pin_failures = 0
+        card.pin_locked_until = None
+        flash(_("Unlocked. This phone now shows your full card."), "notice")
+        return _with_unlocked(redirect(url_for("scan.card_page", token=token), 303), card)
+    card.pin_failures += 1
+    wait = PIN_WAITS.get(min(card.pin_failures, 5))
+    if wait:
+        card.pin_locked_until = now + wait
+    if card.pin_failures >= 5:
+        card.pin_failures = 0
+    flash(_("Wrong PIN."), "error")
+    # 303 keeps the commit (a redirect is a success) so the failure count is saved.
+    return redirect(url_for("scan.card_page", token=token), 303)
+
+
+@bp.route("/c/<token>/checkin/<int:meeting_id>", methods=["POST"])
+def self_checkin(token: str, meeting_id: int) -> Any:
+    """The member checks in remotely, or an officer checks the member in from the card page."""
+    s = db.session()
+    try:
+        card = resolve_card(s, _ring(), token)
+    except CardRefused:
+        abort(404)
+    viewer = _viewer(card)
+    if viewer == "stranger":
+        abort(403)
+    s.rollback()  # start the write transaction afresh, as the check-in's first statement
+    db.begin_write(s)
+    officer = viewer == "officer"
+    try:
+        result = redeem(
+            s, ring=_ring(), meeting_id=meeting_id, code=token,
+            via="manual" if officer else "remote",
+            recorded_by=f"user:{current_user.username}" if officer else "member",
+            scope_path=current_user.unit.path if officer else None,
+            nonce=request.form.get("nonce") or None,
+        )  # fmt: skip
+    except (MeetingNotFound, ValueError):
+        abort(404)
+    flash(result.message, "notice" if result.status == "ok" else "error")
+    return redirect(url_for("scan.card_page", token=token), 303)
+
+
+@bp.route("/c/<token>/card.<fmt>")
+def card_image(token: str, fmt: str) -> Any:
+    """The card's code as an image, to save in the phone's photo album."""
+    s = db.session()
+    try:
+        card = resolve_card(s, _ring(), token)
+    except CardRefused:
+        abort(404)
+    keep_codes([card], current_app.config["PUBLIC_BASE_URL"], processes=1)
+    matrix = QRMatrix.from_bytes(card.qr)  # type: ignore[arg-type]
+    if fmt == "svg":
+        return Response(to_svg(matrix), mimetype="image/svg+xml")
+    if fmt == "png":
+        name = f"card-{card.member.number}.png"
+        return Response(to_png(matrix, scale=12), mimetype="image/png",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})  # fmt: skip
+    abort(404)
+
+
+@bp.route("/scan/meetings/<int:meeting_id>")
+@officer_required
+def scanner(meeting_id: int) -> Any:
+    meeting = db.session().get(Meeting, meeting_id)
+    if meeting is None or not can_see_unit(current_user, meeting.unit):
+        abort(404)
+    return render_template(
+        "scan/scanner.html", meeting=meeting, api_base=f"/api/v1/meetings/{meeting.id}"
+    )
+
+
+@bp.route("/scan/sw.js")
+def service_worker() -> Any:
+    response = send_from_directory(bp.static_folder, "sw.js", mimetype="text/javascript")  # type: ignore[arg-type]
+    response.headers["Service-Worker-Allowed"] = "/scan/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/meetings/<int:meeting_id>/screen")
+@officer_required
+def screen_code(meeting_id: int) -> Any:
+    """A projector page: a QR code that changes every 15 seconds, signed with a short expiry."""
+    meeting = db.session().get(Meeting, meeting_id)
+    if meeting is None or not can_see_unit(current_user, meeting.unit):
+        abort(404)
+    token = sign_meeting(_ring(), meeting.id, int(time.time()), meeting.screen_code_ttl)
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/m/" + token
+    svg = to_svg(encode(url, error="m"), module_px=10)
+    response = make_response(
+        render_template(
+            "scan/screen.html", meeting=meeting, svg=svg, refresh=SCREEN_ROTATION_SECONDS
+        )  # fmt: skip
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/m/<token>")
+def screen_checkin(token: str) -> Any:
+    """A member's phone scanned the meeting's on-screen code: check in the remembered card."""
+    s = db.session()
+    now = int(time.time())
+    try:
+        claim = verify_meeting(_ring(), token, now, ttl_seconds=24 * 3600)
+    except TokenError:
+        return render_template("scan/screen_result.html", state="not_ours"), 404
+    meeting = s.get(Meeting, claim.meeting_id)
+    if meeting is None:
+        abort(404)
+    if now - claim.issued_at > meeting.screen_code_ttl:
+        return render_template("scan/screen_result.html", state="expired", meeting=meeting), 410
+    card_token = remembered_token()
+    if card_token is None:
+        return render_template("scan/screen_result.html", state="need_card", meeting=meeting)
+    s.rollback()
+    db.begin_write(s)
+    try:
+        result = redeem(
+            s, ring=_ring(), meeting_id=meeting.id, code=card_token, via="screen_code",
+            recorded_by="member",
+        )  # fmt: skip
+    except MeetingNotFound:
+        abort(404)
+    return render_template(
+        "scan/screen_result.html", state="result", result=result, meeting=meeting,
+        card_path=card_url("", card_token),
+    )  # fmt: skip
