@@ -55,22 +55,45 @@ def init_db() -> None:
 @main.command()
 def demo() -> None:
     """Initialise the database and load the demo organisation, unless it has data already."""
-    from .demo import MEMBERS_PER_GROUP, ORGANISER, SECRETARY_PASSWORD, build_demo, demo_present
+    from cards.tokens import card_url
+
+    from .demo import (
+        DRIFTED,
+        MEMBERS_PER_GROUP,
+        ORGANISER,
+        REGULAR,
+        SECRETARY_PASSWORD,
+        build_demo,
+        demo_present,
+    )
+    from .issuance import active_card, set_new_pin
+    from .models import Member
+    from .signing_keys import key_ring
 
     app = _app()
     schema.upgrade(db.engine_of(app))
-    with db.transaction(app) as s:
+    with app.app_context(), db.transaction(app) as s:
         if demo_present(s):
             click.echo("The database already holds an organisation; the demo was not loaded.")
             return
         with click.progressbar(length=4 * 2 * MEMBERS_PER_GROUP, label="Demo members") as bar:
-            made = build_demo(s, app.config["ID_HASH_KEY"], date.today(), bar.update)
+            made = build_demo(s, app.config["ID_HASH_KEY"], date.today(), bar.update, key_ring())
+        tries = []
+        for number in (REGULAR, DRIFTED):
+            member = s.scalar(select(Member).where(Member.number == number))
+            card = active_card(s, member.id)
+            pin = set_new_pin(card, app.config["SECRET_KEY"])
+            url = card_url(app.config["PUBLIC_BASE_URL"], card.token)
+            tries.append(f"  {member.name} ({number}): {url}  PIN {pin}")
     click.echo(
         f"Demo loaded: {made['units']} units, {made['members']} members "
-        f"({made['floating']} floating), {made['users']} officer accounts."
+        f"({made['floating']} floating), {made['users']} officer accounts, "
+        f"{made['meetings']} meetings ({made['attendance']} attendance records)."
     )
     click.echo(f"  organiser login: {ORGANISER[0]} / {ORGANISER[1]}")
     click.echo(f"  secretary logins: secretary1 … secretary4 / {SECRETARY_PASSWORD}")
+    click.echo("Open these cards on a phone (the URL is what their QR code holds):")
+    click.echo("\n".join(tries))
 
 
 @main.command("create-user")

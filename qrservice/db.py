@@ -89,11 +89,19 @@ def new_session() -> Session:
 
 
 def session() -> Session:
-    """The current request's (or app context's) session, created on first use."""
-    if "db_session" not in g:
-        from flask import current_app
+    """The current request's (or app context's) session, created on first use.
 
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+    Requests other than GET, HEAD and OPTIONS begin as writers (see ``begin_write``).
+    """
+    if "db_session" not in g:
+        from flask import current_app, has_request_context, request
+
+        s = current_app.extensions["db_sessionmaker"]()
+        if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
+            # A request that may write takes SQLite's write lock at its first statement,
+            # so concurrent read-then-write requests queue instead of failing.
+            begin_write(s)
+        g.db_session = s
     return g.db_session
 
 

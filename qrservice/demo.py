@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cards.tokens import KeyRing
+
 from .accounts import create_user
 from .audit import Actor
+from .dues import add_months, month_start, record_payment
+from .issuance import issue_cards
+from .meetings import MeetingFields, close_checkin, create_meeting, open_checkin
 from .members import clean_member, create_member, create_unit
-from .models import Unit
+from .models import Attendance, Member, PointsEntry, Unit
+from .timeutil import from_local, utcnow
 
 #: Published demo logins (the README lists them); never used outside the demo.
 ORGANISER = ("organiser", "demo-organiser-2026")
@@ -53,9 +59,18 @@ def demo_present(s: Session) -> bool:
 
 
 def build_demo(
-    s: Session, id_hash_key: str, today: date, progress: Callable[[int], None] | None = None
+    s: Session,
+    id_hash_key: str,
+    today: date,
+    progress: Callable[[int], None] | None = None,
+    ring: KeyRing | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """Create the demo organisation in an empty database; returns counts of what was made."""
+    """Create the demo organisation in an empty database; returns counts of what was made.
+
+    With a key ring it also issues every member a card and records a year of organisational
+    life up to ``now``: meetings with attendance, points, dues, and one meeting open now.
+    """
     rng = random.Random(20260701)
     actor = Actor.system("demo")
     committee = create_unit(s, actor, kind="committee", name="示范党委", code="C01", parent=None)
@@ -111,4 +126,165 @@ def build_demo(
                 made["floating"] += floating
                 if progress:
                     progress(1)
+    if ring is not None:
+        made.update(_organisational_life(s, rng, committee, ring, today, now or utcnow()))
     return made
+
+
+#: Demo members whose stories the README tells: a floating member who has drifted away
+#: (red warning), one catching up (yellow), and a regular.
+DRIFTED = "20260005"
+SLIPPING = "20260020"
+REGULAR = "20260001"
+#: Local wall-clock hour at which demo meetings start.
+MEETING_HOUR = 15
+
+
+def _organisational_life(
+    s: Session, rng: random.Random, committee: Unit, ring: KeyRing, today: date, now: datetime
+) -> dict[str, int]:
+    actor = Actor.system("demo")
+    members = list(s.scalars(select(Member).order_by(Member.number)))
+    issue_cards(s, actor, members, ring)
+    branches = [u for u in committee.children]
+    floating = [m for m in members if m.floating]
+    # Two floating members are hosted by a branch where they live; the rest stay at home.
+    for member, host in zip(floating[-2:], branches[-2:], strict=True):
+        if host.id != member.unit.parent_id:
+            member.host_unit_id = host.id
+    away_months = {m.id: rng.choice((4, 5, 7, 8)) for m in floating}
+    by_number = {m.number: m for m in members}
+    away_months[by_number[DRIFTED].id] = 7
+    away_months[by_number[SLIPPING].id] = 4
+    for m in members:
+        m.dues_monthly_fen = rng.choice((200, 500, 800, 1000, 1500, 2000, 3000))
+
+    meetings = attendance_rows = 0
+    first_month = add_months(month_start(today), -12)
+    for i in range(13):  # the same month last year up to this month, past meetings only
+        month = add_months(first_month, i)
+        for branch in branches:
+            plan = [(branch, "theme_day", f"{month:%Y年%m月}主题党日", 2, 10)]
+            plan += [(g, "group", f"{g.name}{month:%m月}学习会", 1, 20) for g in branch.children]
+            if month.month % 3 == 0:
+                plan.append(
+                    (
+                        branch,
+                        "branch_general",
+                        f"{month:%Y年}第{month.month // 3}季度支部党员大会",
+                        2,
+                        5,
+                    )
+                )
+                plan.append((branch, "lecture", f"{month:%Y年}第{month.month // 3}季度党课", 2, 12))
+            for unit, kind, title, points, day in plan:
+                starts = from_local(datetime(month.year, month.month, day, MEETING_HOUR))
+                if starts + timedelta(hours=2) >= now:
+                    continue
+                attendance_rows += _past_meeting(
+                    s, rng, actor, unit, kind, title, points, starts, away_months, now
+                )
+                meetings += 1
+    _points_and_dues(s, rng, actor, members, away_months, today)
+    _meeting_open_now(s, rng, actor, branches[0], now)
+    return {"meetings": meetings + 1, "attendance": attendance_rows}
+
+
+def _past_meeting(
+    s: Session, rng: random.Random, actor: Actor, unit: Unit, kind: str, title: str,
+    points: int, starts: datetime, away_months: dict[int, int], now: datetime,
+) -> int:  # fmt: skip
+    meeting = create_meeting(
+        s, actor, MeetingFields(
+            unit=unit, kind=kind, title=title, starts_at=starts,
+            ends_at=starts + timedelta(minutes=90), place="党员活动室", points=points,
+            remote_allowed=kind == "lecture",
+        ),
+    )  # fmt: skip
+    open_checkin(s, actor, meeting)
+    expected = s.scalars(
+        select(Member).join(Member.unit).where(Unit.path.startswith(unit.path))
+    ).all()
+    rows = 0
+    for member in expected:
+        months_ago = (now - starts).days / 30.4
+        if member.id in away_months and months_ago < away_months[member.id]:
+            continue  # away and out of touch: absent when the meeting closes
+        roll = rng.random()
+        if roll < 0.06:
+            continue
+        status, via = "present", rng.choice(("scan", "scan", "scan", "manual"))
+        at = starts - timedelta(minutes=rng.randint(0, 15))
+        if roll < 0.12:
+            status, via, at = "excused", "leave", starts - timedelta(days=1)
+        elif roll < 0.19:
+            status, at = "late", starts + timedelta(minutes=rng.randint(12, 40))
+        s.add(
+            Attendance(
+                meeting_id=meeting.id, member_id=member.id, status=status, via=via,
+                checked_in_at=at, recorded_by="demo",
+            )
+        )  # fmt: skip
+        rows += 1
+    s.flush()
+    close_checkin(s, actor, meeting)
+    meeting.closed_at = starts + timedelta(minutes=120)
+    return rows
+
+
+def _points_and_dues(
+    s: Session, rng: random.Random, actor: Actor, members: list[Member],
+    away_months: dict[int, int], today: date,
+) -> None:  # fmt: skip
+    receipt = 0
+    last_month = add_months(month_start(today), -1)
+    for member in members:
+        if rng.random() < 0.15:
+            s.add(
+                PointsEntry(
+                    member_id=member.id, at=from_local(datetime(today.year, 3, 5, 9)),
+                    points=5, kind="award", reason="学雷锋志愿服务", recorded_by="demo",
+                )
+            )  # fmt: skip
+        owed_until = add_months(last_month, -away_months.get(member.id, 0))
+        month = add_months(month_start(today), -12)
+        quarterly = rng.random() < 0.4
+        while month <= owed_until:
+            span = 3 if quarterly else 1
+            span = min(
+                span, (owed_until.year - month.year) * 12 + owed_until.month - month.month + 1
+            )
+            receipt += 1
+            record_payment(
+                s, actor, member, first_month=month, months=span,
+                amount_fen=(member.dues_monthly_fen or 0) * span,
+                method=rng.choice(("cash", "transfer", "online")),
+                receipt_no=f"DF{today.year}{receipt:05d}", paid_on=add_months(month, span - 1),
+            )  # fmt: skip
+            month = add_months(month, span)
+
+
+def _meeting_open_now(
+    s: Session, rng: random.Random, actor: Actor, branch: Unit, now: datetime
+) -> None:
+    meeting = create_meeting(
+        s, actor, MeetingFields(
+            unit=branch, kind="theme_day", title="主题党日：学习交流（线上线下同步）",
+            starts_at=now - timedelta(minutes=10), ends_at=now + timedelta(hours=3),
+            place="党员活动室 / 线上", remote_allowed=True, points=2, late_after_min=15,
+        ),
+    )  # fmt: skip
+    open_checkin(s, actor, meeting)
+    members = s.scalars(
+        select(Member)
+        .join(Member.unit)
+        .where(Unit.path.startswith(branch.path), Member.floating.is_(False))
+        .order_by(Member.number)
+    ).all()
+    for member in members[1:12]:
+        s.add(
+            Attendance(
+                meeting_id=meeting.id, member_id=member.id, status="present", via="scan",
+                checked_in_at=now - timedelta(minutes=rng.randint(1, 14)), recorded_by="demo",
+            )
+        )  # fmt: skip

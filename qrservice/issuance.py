@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from cards.qr import QRMatrix, encode_many
+from cards.qr import QRMatrix
 from cards.tokens import KeyRing, TokenError, card_url, sign_card, verify_card
 
 from .audit import Actor, record
@@ -166,8 +166,10 @@ def keep_codes(cards: Sequence[Card], base_url: str, processes: int | None = Non
     stale = [c for c in cards if c.qr is None or c.qr_url != card_url(base_url, c.token)]
     if not stale:
         return 0
+    from cards.pdf import card_codes  # the error level suits the code's printed size
+
     urls = [card_url(base_url, c.token) for c in stale]
-    for card, url, matrix in zip(stale, urls, encode_many(urls, processes=processes), strict=True):
+    for card, url, matrix in zip(stale, urls, card_codes(urls, processes), strict=True):
         card.qr = matrix.to_bytes()
         card.qr_url = url
     return len(stale)

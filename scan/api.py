@@ -120,7 +120,6 @@ def _no_meeting(exc: MeetingNotFound) -> Any:
 @officer_required
 def checkin(meeting_id: int) -> Any:
     scan = parse_scan(_json_body(), "scan", nonce_required=False)
-    db.begin_write(db.session())
     return jsonify(_redeem(meeting_id, scan).as_dict())
 
 
@@ -138,7 +137,6 @@ def sync(meeting_id: int) -> Any:
             scans.append(parse_scan(item, "offline", nonce_required=True))
         except BadRequest as exc:
             raise BadRequest(f"scans[{index}].{exc.field}", exc.message) from None
-    db.begin_write(db.session())
     results = []
     for scan in scans:
         result = _redeem(meeting_id, scan).as_dict()

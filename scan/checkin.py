@@ -135,7 +135,7 @@ def redeem(
     scope_path: str | None = None,
     now: datetime | None = None,
 ) -> CheckinResult:
-    """Decide one check-in. Call it as the first statement of a write transaction.
+    """Decide one check-in, inside a transaction begun with ``db.begin_write``.
 
     ``scope_path`` is the unit path an officer may act in; a meeting outside it raises
     ``MeetingNotFound``, as does a meeting that does not exist.

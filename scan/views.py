@@ -231,8 +231,6 @@ def self_checkin(token: str, meeting_id: int) -> Any:
     viewer = _viewer(card)
     if viewer == "stranger":
         abort(403)
-    s.rollback()  # start the write transaction afresh, as the check-in's first statement
-    db.begin_write(s)
     officer = viewer == "officer"
     try:
         result = redeem(
@@ -252,6 +250,7 @@ def self_checkin(token: str, meeting_id: int) -> Any:
 def card_image(token: str, fmt: str) -> Any:
     """The card's code as an image, to save in the phone's photo album."""
     s = db.session()
+    db.begin_write(s)  # it may keep the encoded code in the card row
     try:
         card = resolve_card(s, _ring(), token)
     except CardRefused:
@@ -307,8 +306,13 @@ def screen_code(meeting_id: int) -> Any:
 
 @bp.route("/m/<token>")
 def screen_checkin(token: str) -> Any:
-    """A member's phone scanned the meeting's on-screen code: check in the remembered card."""
+    """A member's phone scanned the meeting's on-screen code: check in the remembered card.
+
+    A GET, because a phone's camera opens the code's URL; it writes only with the card
+    remembered on this phone (a cookie that link previews do not have).
+    """
     s = db.session()
+    db.begin_write(s)  # a room full of phones arrives at once
     now = int(time.time())
     try:
         claim = verify_meeting(_ring(), token, now, ttl_seconds=24 * 3600)
@@ -322,8 +326,6 @@ def screen_checkin(token: str) -> Any:
     card_token = remembered_token()
     if card_token is None:
         return render_template("scan/screen_result.html", state="need_card", meeting=meeting)
-    s.rollback()
-    db.begin_write(s)
     try:
         result = redeem(
             s, ring=_ring(), meeting_id=meeting.id, code=card_token, via="screen_code",

@@ -19,8 +19,8 @@ from qrservice import create_app, db, schema
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD, build_demo
 
 TEST_CONFIG = {"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "TESTING": True}
-#: The demo is built as of this day, so that its dates do not move under the tests.
-DEMO_TODAY = date(2026, 11, 21)
+#: The demo is built as of today: its meeting open "now" must be open while the tests run.
+DEMO_TODAY = date.today()
 
 
 def make_app(data_dir: Path, **overrides: object) -> Flask:
@@ -34,8 +34,10 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo-template")
     app = make_app(folder)
     schema.upgrade(db.engine_of(app))
-    with db.transaction(app) as s:
-        build_demo(s, app.config["ID_HASH_KEY"], DEMO_TODAY)
+    from qrservice.signing_keys import key_ring
+
+    with app.app_context(), db.transaction(app) as s:
+        build_demo(s, app.config["ID_HASH_KEY"], DEMO_TODAY, ring=key_ring())
     db.engine_of(app).dispose()
     return folder
 

@@ -99,5 +99,7 @@ def test_repeated_wrong_logins_are_rate_limited(data_dir):
     assert codes[:10] == [401] * 10
     assert codes[10] == 429
     # the right password is refused too while the limit holds
-    response = client.post("/login", data={"username": "secretary1", "password": SECRETARY_PASSWORD})
+    response = client.post(
+        "/login", data={"username": "secretary1", "password": SECRETARY_PASSWORD}
+    )
     assert response.status_code == 429

@@ -141,9 +141,13 @@ def test_edit_changes_only_what_changed(client, auth, app):
 def test_deactivate_and_reactivate(client, auth, app):
     auth.login()
     client.post("/members/1/active", data={"active": "no"})
-    assert "20260001" not in client.get("/members/?q=20260001").get_data(as_text=True).split(
-        "<tbody>"
-    )[1].split("</tbody>")[0]
+    assert (
+        "20260001"
+        not in client.get("/members/?q=20260001")
+        .get_data(as_text=True)
+        .split("<tbody>")[1]
+        .split("</tbody>")[0]
+    )
     left = client.get("/members/?q=20260001&active=no").get_data(as_text=True)
     assert "20260001" in left
     with app.app_context():
@@ -154,9 +158,7 @@ def test_deactivate_and_reactivate(client, auth, app):
         assert member.active and member.left_on is None
 
 
-def test_lookup_by_national_id_finds_the_member_without_putting_it_in_a_url(
-    client, auth, app
-):
+def test_lookup_by_national_id_finds_the_member_without_putting_it_in_a_url(client, auth, app):
     auth.login()
     client.post("/members/new", data=member_form(national_id=VALID_ID.lower()))
     response = client.post("/members/lookup-id", data={"national_id": VALID_ID})
@@ -180,7 +182,12 @@ def test_organiser_creates_a_secretary_account(client, auth):
         "unit_id": branch_id, "password": "long-enough-pw", "password_confirm": "long-enough-pw",
     }  # fmt: skip
     assert client.post("/users/new", data={**data, "password_confirm": "other"}).status_code == 422
-    assert client.post("/users/new", data={**data, "password": "short", "password_confirm": "short"}).status_code == 422
+    assert (
+        client.post(
+            "/users/new", data={**data, "password": "short", "password_confirm": "short"}
+        ).status_code
+        == 422
+    )
     assert client.post("/users/new", data=data).status_code == 302
     assert client.post("/users/new", data=data).status_code == 422  # username taken
     auth.logout()
