@@ -43,6 +43,11 @@ def init_app(app: Flask) -> None:
         response.vary.add("Cookie")
         return response
 
+    @app.route("/healthz")
+    def healthz() -> Any:
+        """Liveness for load balancers; also the benchmarks' reference route."""
+        return "ok", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
