@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -14,6 +14,8 @@ LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "en"  # the command line speaks English
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGE_NAMES:
         return chosen
