@@ -42,7 +42,7 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
         "ORG_NAME": "示范党委",
         "ENV": "development",
-        #: What a stranger scanning a card sees: strict, default or open.
+        #: What a stranger scanning a card sees: strict or default.
         "CARD_PRIVACY": "default",
         "MEMBERS_PER_PAGE": 25,
         #: The first month dues are tracked in this system (earlier months never count as owed).
@@ -85,6 +85,8 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if overrides:
         app.config.update(overrides)
     check_base_url(app.config["PUBLIC_BASE_URL"], app.config["ENV"])
+    if app.config["CARD_PRIVACY"] not in ("strict", "default"):
+        raise ConfigError("QRSERVICE_PRIVACY must be strict or default")
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
 
