@@ -141,3 +141,34 @@ def close(meeting_id: int) -> Any:
     done = close_checkin(db.session(), Actor.of(current_user), meeting)
     flash(_("Check-in closed: %(absent)d absent, %(awarded)d earned points.", **done), "notice")
     return redirect(url_for("meetings.show", meeting_id=meeting.id))
+
+
+@bp.app_template_global()
+def meeting_kind_names() -> dict[str, str]:
+    return {
+        "branch_general": _("Branch general meeting"),
+        "branch_committee": _("Branch committee meeting"),
+        "group": _("Group meeting"),
+        "lecture": _("Party lecture"),
+        "theme_day": _("Theme party day"),
+        "org_life": _("Organisational-life meeting"),
+        "volunteer": _("Volunteer service"),
+        "other": _("Other"),
+    }
+
+
+@bp.app_template_global()
+def meeting_status_names() -> dict[str, str]:
+    return {"scheduled": _("scheduled"), "open": _("check-in open"), "closed": _("closed")}
+
+
+@bp.app_template_global()
+def attendance_status_names() -> dict[str, str]:
+    return {
+        "present": _("present"),
+        "late": _("late"),
+        "excused": _("on leave"),
+        "absent": _("absent"),
+        "made_up": _("made up"),
+        "visitor": _("visitor"),
+    }
