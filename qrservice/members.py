@@ -72,7 +72,8 @@ class MemberError(ValueError):
         self.errors = errors
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A form value or spreadsheet cell as trimmed text (whole-number floats without ".0")."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -85,7 +86,7 @@ def _date(value: Any) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(value).replace("/", "-").replace(".", "-")
+    text = cell_text(value).replace("/", "-").replace(".", "-")
     try:
         return date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
     except ValueError:
@@ -127,14 +128,14 @@ def clean_member(
         if text.startswith(FORMULA_PREFIXES) and not (key == "phone" and PHONE_RE.match(text)):
             errors[key] = _("looks like a spreadsheet formula; enter the value itself")
 
-    number = _text(raw.get("number"))
+    number = cell_text(raw.get("number"))
     if not number:
         errors.setdefault("number", _("required"))
     elif not NUMBER_RE.match(number):
         errors.setdefault("number", _("1–32 letters, digits or '-'"))
     out["number"] = number
 
-    name = _text(raw.get("name"))
+    name = cell_text(raw.get("name"))
     if not name:
         errors.setdefault("name", _("required"))
     elif len(name) > 64:
@@ -143,12 +144,12 @@ def clean_member(
         errors.setdefault("name", _('must not contain markup or control characters (< > & " { })'))
     out["name"] = name
 
-    gender = _GENDERS.get(_text(raw.get("gender")).lower())
+    gender = _GENDERS.get(cell_text(raw.get("gender")).lower())
     if gender is None:
         errors.setdefault("gender", _("male or female (男/女)"))
     out["gender"] = gender
 
-    phone = _text(raw.get("phone")) or None
+    phone = cell_text(raw.get("phone")) or None
     if phone and not PHONE_RE.match(phone):
         errors.setdefault("phone", _("digits, spaces or '-', 5–20 long"))
     out["phone"] = phone
@@ -159,12 +160,12 @@ def clean_member(
             "joined_on", _("must be between %(first)s and today", first=EARLIEST_JOINED)
         )
 
-    status = _STATUSES.get(_text(raw.get("status")).lower())
+    status = _STATUSES.get(cell_text(raw.get("status")).lower())
     if status is None:
         errors.setdefault("status", _("full or probationary (正式/预备)"))
     out["status"] = status
 
-    code = _text(raw.get("unit"))
+    code = cell_text(raw.get("unit"))
     unit = units_by_code.get(code)
     if not code:
         errors.setdefault("unit", _("required"))
@@ -175,7 +176,7 @@ def clean_member(
     out["unit"] = unit
 
     out["floating"] = _field_bool(raw.get("floating"), "floating", errors)
-    location = _text(raw.get("floating_location")) or None
+    location = cell_text(raw.get("floating_location")) or None
     if location and re.search(r"[<>\x00-\x1f]", location):
         errors.setdefault("floating_location", _("must not contain markup or control characters"))
     if out["floating"] and not location:
@@ -187,9 +188,9 @@ def clean_member(
     out["floating_since"] = since if out["floating"] else None
 
     active = raw.get("active")
-    out["active"] = True if _text(active) == "" else _field_bool(active, "active", errors)
+    out["active"] = True if cell_text(active) == "" else _field_bool(active, "active", errors)
 
-    national_id = _text(raw.get("national_id"))
+    national_id = cell_text(raw.get("national_id"))
     if national_id:
         try:
             out["national_id"] = normalise_national_id(national_id)
@@ -202,7 +203,7 @@ def clean_member(
 
 
 def _field_date(value: Any, field: str, errors: dict[str, str], required: bool) -> date | None:
-    if value is None or _text(value) == "":
+    if value is None or cell_text(value) == "":
         if required:
             errors.setdefault(field, _("required"))
         return None
@@ -216,7 +217,7 @@ def _field_date(value: Any, field: str, errors: dict[str, str], required: bool) 
 def _field_bool(value: Any, field: str, errors: dict[str, str]) -> bool:
     if isinstance(value, bool):
         return value
-    parsed = _BOOLS.get(_text(value).lower())
+    parsed = _BOOLS.get(cell_text(value).lower())
     if parsed is None:
         errors.setdefault(field, _("yes or no (是/否)"))
         return False

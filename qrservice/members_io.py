@@ -35,6 +35,7 @@ from .members import (
     FORMULA_PREFIXES,
     MEMBER_FIELDS,
     MemberError,
+    cell_text,
     clean_member,
     create_member,
     hash_national_id,
@@ -330,14 +331,6 @@ def _match_columns(rows: list[dict[str, Any]]) -> tuple[dict[str, str], list[Row
     return columns, errors
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -381,8 +374,8 @@ def _plan(
         return row.get(columns[name]) if name in columns else None
 
     row_numbers = [row.get(ROW, i + 2) for i, row in enumerate(rows)]
-    numbers = [_text(get(row, "number")) for row in rows]
-    codes = {_text(get(row, "unit")) for row in rows} - {""}
+    numbers = [cell_text(get(row, "number")) for row in rows]
+    codes = {cell_text(get(row, "unit")) for row in rows} - {""}
     units_by_code: dict[str, Unit] = {}
     for chunk in _chunks(sorted(codes)):
         units_by_code.update(
@@ -414,7 +407,7 @@ def _plan(
             problems.extend(exc.errors.items())
             clean = None
 
-        number = _text(raw.get("number"))
+        number = cell_text(raw.get("number"))
         others = [r for r in rows_of_number.get(number, []) if r != row_number]
         if others:
             also = ", ".join(map(str, others))
