@@ -53,7 +53,9 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": a secretary whose phone moves from Wi-Fi to mobile data mid-meeting
+    # must stay logged in.
+    login_manager.session_protection = "basic"
 
 
 @login_manager.user_loader
