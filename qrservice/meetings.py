@@ -241,7 +241,7 @@ def undo_last(s: Session, actor: Actor, meeting: Meeting) -> Attendance | None:
             Attendance.status.in_(("present", "late", "visitor")),
             Attendance.via != "closing",
         )
-        .order_by(Attendance.id.desc())
+        .order_by(Attendance.checked_in_at.desc(), Attendance.id.desc())
         .limit(1)
     ).first()
     if last is None:

@@ -106,13 +106,13 @@ def test_issuing_at_the_same_moment_yields_one_card_version(app, data_dir):
         s.commit()
     barrier = threading.Barrier(6)
     errors = []
+    apps = [make_app(data_dir) for _ in range(6)]
 
-    def issuer():
-        other = make_app(data_dir)
+    def issuer(other):
         try:
             with other.app_context():
                 s = db.session()
-                barrier.wait(timeout=30)
+                barrier.wait(timeout=120)
                 db.begin_write(s)
                 issue_card(s, Actor.system("t"), s.get(Member, mid), key_ring())
                 s.commit()
@@ -121,7 +121,7 @@ def test_issuing_at_the_same_moment_yields_one_card_version(app, data_dir):
         finally:
             db.engine_of(other).dispose()
 
-    threads = [threading.Thread(target=issuer) for _ in range(6)]
+    threads = [threading.Thread(target=issuer, args=(other,)) for other in apps]
     for t in threads:
         t.start()
     for t in threads:

@@ -61,4 +61,7 @@ def _error_page(exc: Any) -> Any:
 
 
 def _csrf_error(exc: CSRFError) -> Any:
+    if request.path.startswith("/api/"):
+        message = "The CSRF token is missing or stale: reload the page."
+        return jsonify(status="error", reason="csrf", message=message), 400
     return render_template("error.html", code=400, csrf=True), 400
