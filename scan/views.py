@@ -33,6 +33,7 @@ from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_re
 from qrservice.issuance import CardRefused, keep_codes, pin_matches, resolve_card
 from qrservice.meetings import expected_filter, open_meetings_for
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
+from qrservice.signing_keys import key_ring
 from qrservice.standing import member_standing
 from qrservice.timeutil import utcnow
 
@@ -107,7 +108,7 @@ def mask_name(name: str) -> str:
 def card_page(token: str) -> Any:
     s = db.session()
     try:
-        card = resolve_card(s, _ring(), token)
+        card = resolve_card(s, key_ring(), token)
     except CardRefused as exc:
         code = 404 if exc.card is None else 200
         return render_template("scan/card_refused.html", reason=exc.reason,
@@ -182,18 +183,12 @@ def _officer_open_meetings(member: Member, now: datetime) -> list[Meeting]:
     return out
 
 
-def _ring():  # type: ignore[no-untyped-def]
-    from qrservice.signing_keys import key_ring
-
-    return key_ring()
-
-
 @bp.route("/c/<token>/unlock", methods=["POST"])
 @limiter.limit("60 per minute")  # a meeting room shares one address; cards lock themselves
 def unlock(token: str) -> Any:
     s = db.session()
     try:
-        card = resolve_card(s, _ring(), token)
+        card = resolve_card(s, key_ring(), token)
     except CardRefused:
         abort(404)
     now = utcnow()
@@ -225,7 +220,7 @@ def self_checkin(token: str, meeting_id: int) -> Any:
     """The member checks in remotely, or an officer checks the member in from the card page."""
     s = db.session()
     try:
-        card = resolve_card(s, _ring(), token)
+        card = resolve_card(s, key_ring(), token)
     except CardRefused:
         abort(404)
     viewer = _viewer(card)
@@ -234,7 +229,7 @@ def self_checkin(token: str, meeting_id: int) -> Any:
     officer = viewer == "officer"
     try:
         result = redeem(
-            s, ring=_ring(), meeting_id=meeting_id, code=token,
+            s, ring=key_ring(), meeting_id=meeting_id, code=token,
             via="manual" if officer else "remote",
             recorded_by=f"user:{current_user.username}" if officer else "member",
             scope_path=current_user.unit.path if officer else None,
@@ -252,7 +247,7 @@ def card_image(token: str, fmt: str) -> Any:
     s = db.session()
     db.begin_write(s)  # it may keep the encoded code in the card row
     try:
-        card = resolve_card(s, _ring(), token)
+        card = resolve_card(s, key_ring(), token)
     except CardRefused:
         abort(404)
     keep_codes([card], current_app.config["PUBLIC_BASE_URL"], processes=1)
@@ -292,7 +287,7 @@ def screen_code(meeting_id: int) -> Any:
     meeting = db.session().get(Meeting, meeting_id)
     if meeting is None or not can_see_unit(current_user, meeting.unit):
         abort(404)
-    token = sign_meeting(_ring(), meeting.id, int(time.time()), meeting.screen_code_ttl)
+    token = sign_meeting(key_ring(), meeting.id, int(time.time()), meeting.screen_code_ttl)
     url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/m/" + token
     svg = to_svg(encode(url, error="m"), module_px=10)
     response = make_response(
@@ -315,7 +310,7 @@ def screen_checkin(token: str) -> Any:
     db.begin_write(s)  # a room full of phones arrives at once
     now = int(time.time())
     try:
-        claim = verify_meeting(_ring(), token, now, ttl_seconds=24 * 3600)
+        claim = verify_meeting(key_ring(), token, now, ttl_seconds=24 * 3600)
     except TokenError:
         return render_template("scan/screen_result.html", state="not_ours"), 404
     meeting = s.get(Meeting, claim.meeting_id)
@@ -328,7 +323,7 @@ def screen_checkin(token: str) -> Any:
         return render_template("scan/screen_result.html", state="need_card", meeting=meeting)
     try:
         result = redeem(
-            s, ring=_ring(), meeting_id=meeting.id, code=card_token, via="screen_code",
+            s, ring=key_ring(), meeting_id=meeting.id, code=card_token, via="screen_code",
             recorded_by="member",
         )  # fmt: skip
     except MeetingNotFound:
