@@ -44,7 +44,7 @@ from ..issuance import (
     set_new_pin,
 )
 from ..members import units_in_scope
-from ..models import CARD_REASONS, Card, Member, Unit
+from ..models import Card, Member, Unit
 from ..signing_keys import key_ring
 from .members import member_or_404
 
@@ -71,7 +71,7 @@ def issue(member_id: int) -> Any:
         card, created = issue_card(db.session(), Actor.of(current_user), member, key_ring())
     except CardError as exc:
         flash(str(exc), "error")
-        return redirect(url_for("members.show", member_id=member.id)), 303
+        return redirect(url_for("members.show", member_id=member.id))
     if created:
         flash(_("Card version %(v)d issued.", v=card.version), "notice")
     else:
@@ -261,8 +261,3 @@ def letters() -> Any:
         [Letter(card_face(c, org, _base_url()), set_new_pin(c, secret)) for c in cards]
     )
     return _pdf(data, f"letters-{unit.code}-{date.today():%Y%m%d}.pdf")
-
-
-@bp.app_template_global()
-def card_reasons() -> tuple[str, ...]:
-    return tuple(r for r in CARD_REASONS if r != "new")
