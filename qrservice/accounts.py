@@ -8,17 +8,18 @@ guarded by ``officer_required`` (any officer) or ``organiser_required``; API cal
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -58,15 +59,33 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
 
+#: Built once: it runs on every request of a logged-in officer.
+_USER_WITH_UNIT = select(User).options(joinedload(User.unit)).where(User.id == bindparam("id"))
+
+
+#: How long a change to an account (deactivation, new unit) may take to reach a logged-in session.
+USER_CACHE_SECONDS = 2.0
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     # A short session of its own: the request's transaction then starts with the request's
-    # own first statement, so an operation that must write first (a check-in) can.
+    # own first statement, so an operation that must write first (a check-in) can. The
+    # officer is kept for a moment per worker: a scanner sends several requests a second.
     if not user_id.isdigit():
         return None
+    recent: dict[int, tuple[float, User | None]] = current_app.extensions.setdefault(
+        "recent_officers", {}
+    )
+    now = time.monotonic()
+    hit = recent.get(int(user_id))
+    if hit is not None and hit[0] > now:
+        return hit[1]
     with db.new_session() as s:
-        user = s.scalar(select(User).options(joinedload(User.unit)).where(User.id == int(user_id)))
-    return user if user is not None and user.active else None
+        user = s.scalar(_USER_WITH_UNIT, {"id": int(user_id)})
+    user = user if user is not None and user.active else None
+    recent[int(user_id)] = (now + USER_CACHE_SECONDS, user)
+    return user
 
 
 @login_manager.unauthorized_handler

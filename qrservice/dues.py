@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .audit import Actor, record
@@ -90,9 +90,12 @@ class DuesStatus:
     arrears_months: int
 
 
+_PAYMENTS_OF = select(DuesPayment).where(DuesPayment.member_id == bindparam("member_id"))
+
+
 def dues_status(s: Session, member: Member, today: date, tracked_from: date) -> DuesStatus:
     covered: set[date] = set()
-    for p in s.scalars(select(DuesPayment).where(DuesPayment.member_id == member.id)):
+    for p in s.scalars(_PAYMENTS_OF, {"member_id": member.id}):
         covered.update(add_months(p.first_month, i) for i in range(p.months))
     start = max(month_start(tracked_from), month_start(member.joined_on))
     this_month = month_start(today)

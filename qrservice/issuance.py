@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from cards.qr import QRMatrix
@@ -48,7 +48,15 @@ class CardRefused(ValueError):
 
 def lock_member(s: Session, member_id: int) -> None:
     """Serialise card changes for one member: a no-op write takes the row's write lock."""
-    s.execute(update(Member).where(Member.id == member_id).values(id=Member.id))
+    # synchronize_session=False: the no-op changes nothing to bring into loaded objects, and the
+    # default ("auto") evaluates the criteria against every object in the session: with many
+    # members loaded (issuing a whole unit's cards) each lock would cost O(members).
+    s.execute(
+        update(Member)
+        .where(Member.id == member_id)
+        .values(id=Member.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def active_card(s: Session, member_id: int) -> Card | None:
@@ -215,17 +223,21 @@ def pin_matches(card: Card, secret_key: str, pin: str) -> bool:
     return hmac.compare_digest(card.pin_hash, _pin_digest(secret_key, card, pin.strip()))
 
 
+#: The card a token names, with its member and home unit (the card page shows the branch).
+_CARD_OF_CLAIM = (
+    select(Card)
+    .options(joinedload(Card.member).joinedload(Member.unit))
+    .where(Card.member_id == bindparam("member_id"), Card.version == bindparam("version"))
+)
+
+
 def resolve_card(s: Session, ring: KeyRing, token: str) -> Card:
     """The card a scanned token opens, or CardRefused with the reason it does not."""
     try:
         claim = verify_card(ring, token)
     except TokenError as exc:
         raise CardRefused(exc.reason, exc.message) from None
-    card = s.scalar(
-        select(Card)
-        .options(joinedload(Card.member))
-        .where(Card.member_id == claim.member_id, Card.version == claim.version)
-    )
+    card = s.scalar(_CARD_OF_CLAIM, {"member_id": claim.member_id, "version": claim.version})
     if card is None or card.token != token:
         raise CardRefused("no_card", _("This code is not a card issued here."))
     if card.status == "superseded":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .dues import DuesStatus, dues_status, months_between
@@ -36,33 +36,36 @@ class Standing:
         return round(100 * self.attended / self.expected) if self.expected else None
 
 
+# Built once (the card page runs them on every view); the member and year are parameters.
+_ATTENDANCE_THIS_YEAR = (
+    select(Attendance.status, func.count())
+    .join(Meeting, Meeting.id == Attendance.meeting_id)
+    .where(
+        Attendance.member_id == bindparam("member_id"),
+        Meeting.starts_at >= bindparam("year_start"),
+        Attendance.status.in_(("present", "late", "made_up", "excused", "absent")),
+    )
+    .group_by(Attendance.status)
+)
+_year_points = func.sum(PointsEntry.points).filter(PointsEntry.at >= bindparam("year_start"))
+_POINTS = select(
+    func.coalesce(_year_points, 0), func.coalesce(func.sum(PointsEntry.points), 0)
+).where(PointsEntry.member_id == bindparam("member_id"))
+_LAST_ATTENDED = (
+    select(func.max(Meeting.starts_at))
+    .join(Attendance, Attendance.meeting_id == Meeting.id)
+    .where(Attendance.member_id == bindparam("member_id"), Attendance.status.in_(ATTENDED))
+)
+
+
 def member_standing(s: Session, member: Member, today: date, tracked_from: date) -> Standing:
     year_start = datetime(today.year, 1, 1)
-    rows = dict(
-        s.execute(
-            select(Attendance.status, func.count())
-            .join(Meeting, Meeting.id == Attendance.meeting_id)
-            .where(
-                Attendance.member_id == member.id,
-                Meeting.starts_at >= year_start,
-                Attendance.status.in_(("present", "late", "made_up", "excused", "absent")),
-            )
-            .group_by(Attendance.status)
-        ).all()
-    )
+    params = {"member_id": member.id, "year_start": year_start}
+    rows = dict(s.execute(_ATTENDANCE_THIS_YEAR, params).all())
     attended = sum(rows.get(k, 0) for k in ATTENDED)
     expected = attended + rows.get("absent", 0)  # approved leave does not count against
-    points_year, points_total = s.execute(
-        select(
-            func.coalesce(func.sum(PointsEntry.points).filter(PointsEntry.at >= year_start), 0),
-            func.coalesce(func.sum(PointsEntry.points), 0),
-        ).where(PointsEntry.member_id == member.id)
-    ).one()
-    last_attended = s.scalar(
-        select(func.max(Meeting.starts_at))
-        .join(Attendance, Attendance.meeting_id == Meeting.id)
-        .where(Attendance.member_id == member.id, Attendance.status.in_(ATTENDED))
-    )
+    points_year, points_total = s.execute(_POINTS, params).one()
+    last_attended = s.scalar(_LAST_ATTENDED, params)
     since = last_attended.date() if last_attended else max(member.joined_on, tracked_from)
     gap = max(0, months_between(since, today) - (1 if today.day < since.day else 0))
     dues = dues_status(s, member, today, tracked_from)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
@@ -115,6 +115,46 @@ def _member_query() -> Any:
     )
 
 
+# Built once: building a select with aliases and labels costs more than running it.
+_CARD_MEMBER = (
+    _member_query()
+    .add_columns(Card.status.label("card_status"), Card.token.label("card_token"))
+    .join(Card, and_(Card.member_id == Member.id, Card.version == bindparam("version")))
+    .where(Member.id == bindparam("member_id"))
+)
+_MEMBER_BY_ID = _member_query().where(Member.id == bindparam("member_id"))
+_meeting_unit = aliased(Unit)
+_MEETING_WITH_ROW = (
+    select(
+        Meeting.id,
+        Meeting.status,
+        Meeting.unit_id,
+        Meeting.starts_at,
+        Meeting.ends_at,
+        Meeting.opens_before_min,
+        Meeting.closes_after_min,
+        Meeting.late_after_min,
+        Meeting.remote_allowed,
+        Meeting.closed_at,
+        Meeting.points,
+        Meeting.title,
+        _meeting_unit.path.label("unit_path"),
+        Attendance.id.label("att_id"),
+        Attendance.status.label("att_status"),
+        Attendance.nonce.label("att_nonce"),
+        Attendance.checked_in_at.label("att_at"),
+        Attendance.via.label("att_via"),
+    )
+    .join(_meeting_unit, _meeting_unit.id == Meeting.unit_id)
+    .outerjoin(
+        Attendance,
+        and_(Attendance.meeting_id == Meeting.id, Attendance.member_id == bindparam("member_id")),
+    )
+    .where(Meeting.id == bindparam("meeting_id"))
+)
+_INSERT_ATTENDANCE = insert(Attendance.__table__)
+
+
 def _member_dict(row: Any) -> dict[str, Any]:
     branch = row.parent_name if row.home_kind == "group" else row.home_name
     return {"id": row.id, "name": row.name, "number": row.number, "branch": branch}
@@ -159,10 +199,7 @@ def redeem(
         except TokenError as exc:
             return _token_refusal(exc.reason)
         row = s.execute(
-            _member_query()
-            .add_columns(Card.status.label("card_status"), Card.token.label("card_token"))
-            .join(Card, and_(Card.member_id == Member.id, Card.version == claim.version))
-            .where(Member.id == claim.member_id)
+            _CARD_MEMBER, {"member_id": claim.member_id, "version": claim.version}
         ).first()
         if row is None or row.card_token != token:
             return _refused("no_card", _("This card was not issued here."))
@@ -180,7 +217,7 @@ def redeem(
                 member,
             )
     elif member_id is not None:
-        row = s.execute(_member_query().where(Member.id == member_id)).first()
+        row = s.execute(_MEMBER_BY_ID, {"member_id": member_id}).first()
         if row is None:
             return _refused("no_member", _("No such member."))
         member = _member_dict(row)
@@ -192,35 +229,7 @@ def redeem(
         )
 
     # 2. The meeting, with this member's row if there is one.
-    meeting_unit = aliased(Unit)
-    mrow = s.execute(
-        select(
-            Meeting.id,
-            Meeting.status,
-            Meeting.unit_id,
-            Meeting.starts_at,
-            Meeting.ends_at,
-            Meeting.opens_before_min,
-            Meeting.closes_after_min,
-            Meeting.late_after_min,
-            Meeting.remote_allowed,
-            Meeting.closed_at,
-            Meeting.points,
-            Meeting.title,
-            meeting_unit.path.label("unit_path"),
-            Attendance.id.label("att_id"),
-            Attendance.status.label("att_status"),
-            Attendance.nonce.label("att_nonce"),
-            Attendance.checked_in_at.label("att_at"),
-            Attendance.via.label("att_via"),
-        )  # fmt: skip
-        .join(meeting_unit, meeting_unit.id == Meeting.unit_id)
-        .outerjoin(
-            Attendance,
-            and_(Attendance.meeting_id == Meeting.id, Attendance.member_id == row.id),
-        )
-        .where(Meeting.id == meeting_id)
-    ).first()
+    mrow = s.execute(_MEETING_WITH_ROW, {"member_id": row.id, "meeting_id": meeting_id}).first()
     if mrow is None or (scope_path is not None and not mrow.unit_path.startswith(scope_path)):
         raise MeetingNotFound(meeting_id)
 
@@ -284,7 +293,7 @@ def redeem(
         "nonce": nonce, "recorded_by": recorded_by,
     }  # fmt: skip
     if existing is None:
-        s.execute(insert(Attendance).values(meeting_id=meeting_id, member_id=row.id, **values))
+        s.execute(_INSERT_ATTENDANCE, {"meeting_id": meeting_id, "member_id": row.id, **values})
     else:
         s.execute(update(Attendance).where(Attendance.id == mrow.att_id).values(**values))
     if late_offline and status != "visitor":
