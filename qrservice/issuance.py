@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from cards.pdf import CardFace
 
 PIN_DIGITS = 6
-#: Reasons a card code is refused beyond the token's own (cards.tokens.REASONS).
-CARD_REFUSALS = ("superseded", "revoked", "no_card", "member_left")
 
 
 class CardError(ValueError):

@@ -10,7 +10,7 @@ member, the meeting with this member's existing row, and the write.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,7 +58,6 @@ class CheckinResult:
     member: dict[str, Any] | None = None
     attendance: dict[str, Any] | None = None
     replayed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
