@@ -92,7 +92,8 @@ def begin_write(s: Session) -> None:
         raise RuntimeError("begin_write must come before the session's first statement")
     # SQLite's own wait for its write lock sleeps 1, 2, 5, 10 ... ms between tries, far longer
     # than a check-in holds the lock: writers queue on a file lock instead, which wakes the
-    # next one the moment the lock is free.
+    # next one the moment the lock is free. It only orders processes (gunicorn's workers;
+    # threads of one process share the descriptor): correctness rests on BEGIN IMMEDIATE.
     fd = _writer_lock(s)
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_EX)
