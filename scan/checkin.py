@@ -188,6 +188,9 @@ def redeem(
         client_time = None
     when = client_time if via == "offline" and client_time else now
 
+    # Core statements on the session's connection: the ORM layer has nothing to add here.
+    conn = s.connection()
+
     # 1. Who: from the card code (no query to refuse a forged code), or a member id.
     if code is not None:
         token = token_from_text(code)
@@ -197,7 +200,7 @@ def redeem(
             claim = verify_card(ring, token)
         except TokenError as exc:
             return _token_refusal(exc.reason)
-        row = s.execute(
+        row = conn.execute(
             _CARD_MEMBER, {"member_id": claim.member_id, "version": claim.version}
         ).first()
         if row is None or row.card_token != token:
@@ -216,7 +219,7 @@ def redeem(
                 member,
             )
     elif member_id is not None:
-        row = s.execute(_MEMBER_BY_ID, {"member_id": member_id}).first()
+        row = conn.execute(_MEMBER_BY_ID, {"member_id": member_id}).first()
         if row is None:
             return _refused("no_member", _("No such member."))
         member = _member_dict(row)
@@ -228,7 +231,7 @@ def redeem(
         )
 
     # 2. The meeting, with this member's row if there is one.
-    mrow = s.execute(_MEETING_WITH_ROW, {"member_id": row.id, "meeting_id": meeting_id}).first()
+    mrow = conn.execute(_MEETING_WITH_ROW, {"member_id": row.id, "meeting_id": meeting_id}).first()
     if mrow is None or (scope_path is not None and not mrow.unit_path.startswith(scope_path)):
         raise MeetingNotFound(meeting_id)
 
@@ -292,9 +295,9 @@ def redeem(
         "nonce": nonce, "recorded_by": recorded_by,
     }  # fmt: skip
     if existing is None:
-        s.execute(_INSERT_ATTENDANCE, {"meeting_id": meeting_id, "member_id": row.id, **values})
+        conn.execute(_INSERT_ATTENDANCE, {"meeting_id": meeting_id, "member_id": row.id, **values})
     else:
-        s.execute(update(Attendance).where(Attendance.id == mrow.att_id).values(**values))
+        conn.execute(update(Attendance).where(Attendance.id == mrow.att_id).values(**values))
     if late_offline and status != "visitor":
         meeting = s.get(Meeting, meeting_id)
         assert meeting is not None
