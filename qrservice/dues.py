@@ -90,13 +90,15 @@ class DuesStatus:
     arrears_months: int
 
 
-_PAYMENTS_OF = select(DuesPayment).where(DuesPayment.member_id == bindparam("member_id"))
+_MONTHS_PAID = select(DuesPayment.first_month, DuesPayment.months).where(
+    DuesPayment.member_id == bindparam("member_id")
+)
 
 
 def dues_status(s: Session, member: Member, today: date, tracked_from: date) -> DuesStatus:
     covered: set[date] = set()
-    for p in s.scalars(_PAYMENTS_OF, {"member_id": member.id}):
-        covered.update(add_months(p.first_month, i) for i in range(p.months))
+    for first, months in s.connection().execute(_MONTHS_PAID, {"member_id": member.id}):
+        covered.update(add_months(first, i) for i in range(months))
     start = max(month_start(tracked_from), month_start(member.joined_on))
     this_month = month_start(today)
     arrears = sum(

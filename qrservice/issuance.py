@@ -221,10 +221,10 @@ def pin_matches(card: Card, secret_key: str, pin: str) -> bool:
     return hmac.compare_digest(card.pin_hash, _pin_digest(secret_key, card, pin.strip()))
 
 
-#: The card a token names, with its member and home unit (the card page shows the branch).
+#: The card a token names, with its member, home unit and branch (the card page shows it).
 _CARD_OF_CLAIM = (
     select(Card)
-    .options(joinedload(Card.member).joinedload(Member.unit))
+    .options(joinedload(Card.member).joinedload(Member.unit).joinedload(Unit.parent))
     .where(Card.member_id == bindparam("member_id"), Card.version == bindparam("version"))
 )
 

@@ -61,11 +61,12 @@ _LAST_ATTENDED = (
 def member_standing(s: Session, member: Member, today: date, tracked_from: date) -> Standing:
     year_start = datetime(today.year, 1, 1)
     params = {"member_id": member.id, "year_start": year_start}
-    rows = dict(s.execute(_ATTENDANCE_THIS_YEAR, params).all())
+    conn = s.connection()  # Core statements: the ORM layer has nothing to add
+    rows = dict(conn.execute(_ATTENDANCE_THIS_YEAR, params).all())
     attended = sum(rows.get(k, 0) for k in ATTENDED)
     expected = attended + rows.get("absent", 0)  # approved leave does not count against
-    points_year, points_total = s.execute(_POINTS, params).one()
-    last_attended = s.scalar(_LAST_ATTENDED, params)
+    points_year, points_total = conn.execute(_POINTS, params).one()
+    last_attended = conn.execute(_LAST_ATTENDED, params).scalar()
     since = last_attended.date() if last_attended else max(member.joined_on, tracked_from)
     gap = max(0, months_between(since, today) - (1 if today.day < since.day else 0))
     dues = dues_status(s, member, today, tracked_from)
