@@ -30,12 +30,12 @@ from cards.qr import QRMatrix, encode, to_png, to_svg
 from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
 from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_required
-from qrservice.issuance import CardRefused, keep_codes, pin_matches, resolve_card
+from qrservice.issuance import CardRefused, branch_of, keep_codes, pin_matches, resolve_card
 from qrservice.meetings import expected_filter, open_meetings_for
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
 from qrservice.signing_keys import key_ring
 from qrservice.standing import member_standing
-from qrservice.timeutil import utcnow
+from qrservice.timeutil import local_time, utcnow
 
 from .checkin import MeetingNotFound, redeem
 
@@ -116,12 +116,12 @@ def card_page(token: str) -> Any:
     member = card.member
     viewer = _viewer(card)
     privacy = current_app.config["CARD_PRIVACY"]
-    today = (utcnow() + timedelta(hours=8)).date()
+    today = local_time(utcnow()).date()
     full = viewer in ("officer", "member")
     context: dict[str, Any] = {
         "card": card, "member": member, "viewer": viewer, "privacy": privacy, "full": full,
         "name": member.name if full or privacy != "strict" else mask_name(member.name),
-        "branch": _branch_name(member),
+        "branch": branch_of(member.unit).name,
     }  # fmt: skip
     if full or privacy != "strict":
         context["standing"] = member_standing(s, member, today, _tracked_from())
@@ -135,11 +135,6 @@ def card_page(token: str) -> Any:
     response = make_response(render_template("scan/card.html", **context))
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def _branch_name(member: Member) -> str:
-    unit = member.unit
-    return unit.parent.name if unit.kind == "group" and unit.parent else unit.name
 
 
 def _history(s: Any, member: Member) -> dict[str, Any]:
