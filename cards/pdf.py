@@ -75,7 +75,7 @@ INSTRUCTION = "扫码查看我的电子活动证 / Scan to open your card"
 
 LETTER_TEXT = {
     "zh": {
-        "title": "会员电子活动证",
+        "title": "党员电子活动证",
         "greeting": "{name}，您好：",
         "cut": "沿虚线剪下卡片，随身携带。",
         "pin": "您的个人PIN码",
@@ -311,7 +311,7 @@ def draw_card_text(
     """Everything on a card but its code, in card coordinates (origin at the card's corner)."""
     _draw_line(canvas, face.org_name, CARD_TEXT["org"], cache=cache)
     _draw_line(canvas, face.member_name, CARD_TEXT["name"], cache=cache)
-    _draw_line(canvas, f"会员号 No. {face.member_number}", CARD_TEXT["number"], cache=cache)
+    _draw_line(canvas, f"党员编号 No. {face.member_number}", CARD_TEXT["number"], cache=cache)
     _draw_line(canvas, face.branch_name, CARD_TEXT["branch"], cache=cache)
     _draw_line(canvas, INSTRUCTION, CARD_TEXT["instruction"], cache=cache)
     _draw_line(canvas, issued_line(face), CARD_TEXT["issued"], cache=cache)
@@ -394,7 +394,7 @@ def render_letters_pdf(letters: Iterable[Letter], lang: str = "both") -> bytes:
         if not letter.pin.strip():
             raise ValueError(f"letter for {letter.face.member_number} has no PIN")
     out = io.BytesIO()
-    canvas = _canvas(out, A4_MM, "Member cards / 会员电子活动证")
+    canvas = _canvas(out, A4_MM, "Member cards / 党员电子活动证")
     codes = _codes_for([letter.face for letter in letters], processes=None)
     for letter, code in zip(letters, codes, strict=True):
         _draw_letter(canvas, letter, code, lang)

@@ -48,7 +48,7 @@ def test_card_is_credit_card_sized_with_every_field_and_a_readable_code(
     for expected in (
         "中华示例协会 Example Association",
         "李华",
-        "会员号 No. 100007",
+        "党员编号 No. 100007",
         "海淀支部 Haidian",
         "扫码查看我的电子活动证 / Scan to open your card",
         "2025-03-01",
