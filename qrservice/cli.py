@@ -305,7 +305,8 @@ def badges(
     list_layouts: bool,
 ) -> None:  # fmt: skip
     """Print badge sheets (PDF) of members' active cards."""
-    from cards.pdf import LAYOUTS, LayoutError, render_badge_sheet
+    from cards.layouts import LAYOUTS, LayoutError
+    from cards.pdf import render_badge_sheet
 
     from .issuance import mark_printed
 

@@ -5,7 +5,7 @@ secretary's scanner, and the meeting's rotating on-screen code.
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import (
@@ -31,7 +31,7 @@ from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
 from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_required
 from qrservice.issuance import CardRefused, branch_of, keep_codes, pin_matches, resolve_card
-from qrservice.meetings import expected_filter, open_meetings_for
+from qrservice.meetings import open_meetings_for
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
 from qrservice.signing_keys import key_ring
 from qrservice.standing import member_standing
@@ -131,7 +131,9 @@ def card_page(token: str) -> Any:
         meetings = open_meetings_for(s, member, now)
         context["remote_meetings"] = [m for m in meetings if m.remote_allowed]
         if viewer == "officer":
-            context["officer_meetings"] = _officer_open_meetings(member, now)
+            context["officer_meetings"] = [
+                m for m in meetings if can_see_unit(current_user, m.unit)
+            ]
     response = make_response(render_template("scan/card.html", **context))
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -158,24 +160,6 @@ def _history(s: Any, member: Member) -> dict[str, Any]:
         .limit(60)
     ).all()
     return {"attendance": attendance, "points": points, "payments": payments}
-
-
-def _officer_open_meetings(member: Member, now: datetime) -> list[Meeting]:
-    """Open meetings in the officer's units that this member is expected at."""
-    s = db.session()
-    meetings = s.scalars(select(Meeting).where(Meeting.status == "open")).all()
-    out = []
-    for meeting in meetings:
-        if not can_see_unit(current_user, meeting.unit):
-            continue
-        expected = s.scalar(
-            select(Member.id).where(
-                Member.id == member.id, expected_filter(meeting.unit.path, meeting.unit_id)
-            )
-        )
-        if expected is not None:
-            out.append(meeting)
-    return out
 
 
 @bp.route("/c/<token>/unlock", methods=["POST"])

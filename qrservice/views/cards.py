@@ -23,6 +23,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from cards.layouts import LAYOUTS, LayoutError
 from cards.qr import QRMatrix, to_png, to_svg
 
 from .. import db
@@ -162,8 +163,6 @@ def _unit_from_form(units: list[Unit]) -> Unit | None:
 @bp.route("/cards/", methods=["GET"])
 @organiser_required
 def index() -> Any:
-    from cards.pdf import LAYOUTS
-
     units = units_in_scope(db.session(), current_user.unit)
     return render_template("cards/index.html", units=units, layouts=LAYOUTS, errors={}, form={})
 
@@ -187,8 +186,6 @@ def issue_bulk() -> Any:
 
 
 def _sheet_request(units: list[Unit]) -> tuple[Unit, SheetChoice, str] | dict[str, str]:
-    from cards.pdf import LAYOUTS
-
     errors = {}
     unit = _unit_from_form(units)
     if unit is None:
@@ -209,8 +206,6 @@ def _sheet_request(units: list[Unit]) -> tuple[Unit, SheetChoice, str] | dict[st
 
 
 def _form_error(units: list[Unit], errors: dict[str, str]) -> Any:
-    from cards.pdf import LAYOUTS
-
     page = render_template(
         "cards/index.html", units=units, layouts=LAYOUTS, errors=errors, form=request.form
     )
@@ -225,7 +220,7 @@ def badges() -> Any:
     parsed = _sheet_request(units)
     if isinstance(parsed, dict):
         return _form_error(units, parsed)
-    from cards.pdf import LAYOUTS, LayoutError, render_badge_sheet
+    from cards.pdf import render_badge_sheet
 
     unit, choice, layout = parsed
     cards = cards_for_sheet(s, unit, choice)
