@@ -61,9 +61,3 @@ def record(
     )
     s.add(event)
     return event
-
-
-def changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Only the fields that differ, as (before, after)."""
-    keys = [k for k in new if old.get(k) != new[k]]
-    return {k: old.get(k) for k in keys}, {k: new[k] for k in keys}

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from .audit import Actor, changes, record
+from .audit import Actor, record
 from .models import Member, Unit
 from .timeutil import utcnow
 
@@ -280,6 +280,20 @@ def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: 
     return member
 
 
+def member_changes(
+    member: Member, clean: dict[str, Any], id_hash_key: str
+) -> dict[str, tuple[Any, Any]]:
+    """The fields ``clean`` would change, {field: (before, after)}; an ID number shows only
+    as changed, never as itself."""
+    old = member_values(member)
+    new = _audit_values(clean)
+    diff = {k: (old[k], new[k]) for k in MEMBER_FIELDS if old[k] != new[k]}
+    national_id = clean.get("national_id")
+    if national_id and member.id_hash != hash_national_id(id_hash_key, national_id):
+        diff["national_id"] = ("(hidden)", "(changed)")
+    return diff
+
+
 def update_member(
     s: Session, actor: Actor, member: Member, clean: dict[str, Any], id_hash_key: str
 ) -> bool:
@@ -290,14 +304,9 @@ def update_member(
             raise MemberError(
                 {"number": _("member number %(number)s already exists", number=clean["number"])}
             )
-    old = member_values(member)
-    new = _audit_values(clean)
-    id_changed = bool(clean.get("national_id")) and member.id_hash != hash_national_id(
-        id_hash_key, clean["national_id"]
-    )
-    before, after = changes(old, {k: v for k, v in new.items() if k != "national_id"})
-    if id_changed:
-        before["national_id"], after["national_id"] = "(hidden)", "(changed)"
+    diff = member_changes(member, clean, id_hash_key)
+    before = {k: b for k, (b, _a) in diff.items()}
+    after = {k: a for k, (_b, a) in diff.items()}
     if not after:
         return False
     _apply(member, clean, id_hash_key)

@@ -39,6 +39,7 @@ from .members import (
     clean_member,
     create_member,
     hash_national_id,
+    member_changes,
     member_values,
     update_member,
 )
@@ -444,7 +445,7 @@ def _plan(
             report.created.append(number)
             actions.append(_Action(row_number, clean, None, True))
             continue
-        diff = _differences(member, clean, id_hash_key)
+        diff = member_changes(member, clean, id_hash_key)
         if diff:
             report.updated[number] = diff
         else:
@@ -456,20 +457,6 @@ def _plan(
 def _id_taken(s: Session, digest: str, number: str) -> bool:
     query = select(Member.id).where(Member.id_hash == digest, Member.number != number).limit(1)
     return s.scalar(query) is not None
-
-
-def _differences(
-    member: Member, clean: dict[str, Any], id_hash_key: str
-) -> dict[str, tuple[Any, Any]]:
-    """The fields ``update_member`` would change, as {field: (before, after)}."""
-    old = member_values(member)
-    new = {name: clean[name] for name in MEMBER_FIELDS}
-    new["unit"] = clean["unit"].code
-    diff = {name: (old[name], new[name]) for name in MEMBER_FIELDS if old[name] != new[name]}
-    national_id = clean.get("national_id")
-    if national_id and member.id_hash != hash_national_id(id_hash_key, national_id):
-        diff["national_id"] = ("(hidden)", "(changed)")
-    return diff
 
 
 def apply_import(
