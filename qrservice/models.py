@@ -149,6 +149,28 @@ class User(Base):
         return str(self.id)
 
 
+class OfficerSession(Base):
+    """One login of an officer; the session cookie carries its token, the table its hash.
+
+    Logging out ends this row; a password change, deactivation or a new role or unit ends
+    every row of the account, so a copied cookie stops working at once.
+    """
+
+    __tablename__ = "officer_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: SHA-256 of the random token in the session cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: Refreshed at most every few minutes; the idle timeout counts from it.
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: When it was ended (logout, password change, deactivation); None while it may be used.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class AuditEvent(Base):
     """One change made by someone: who, what, when, and the record before and after."""
 
@@ -229,6 +251,10 @@ class Card(Base):
         Integer, nullable=False, default=0, server_default=text("0")
     )
     pin_locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Lockouts since the last right PIN; each one locks the PIN twice as long as the one before.
+    pin_lockouts: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
     #: When it was first printed on a badge sheet; None for cards not yet printed.
     printed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -320,6 +346,10 @@ class Attendance(Base):
     #: The client's unique id of the scan that made this row: a replayed scan is recognised.
     nonce: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    #: The paired scanner device that recorded it; None when an officer or the member did.
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("scanner_device.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
     meeting: Mapped[Meeting] = relationship()
     member: Mapped[Member] = relationship()
@@ -376,3 +406,42 @@ class DuesPayment(Base):
     paid_on: Mapped[date] = mapped_column(Date, nullable=False)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class ScannerDevice(Base):
+    """A phone or tablet paired to scan at a branch's meetings without an officer's password.
+
+    It is created with a one-time pairing code (valid minutes); pairing gives the browser a
+    device token. Only hashes of the code and the token are stored.
+    """
+
+    __tablename__ = "scanner_device"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The branch whose open meetings it may scan.
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: What the officer called it, e.g. "门口的手机".
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: When set, the device may scan this meeting only.
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    #: After this time the device's token is refused; None: until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: SHA-256 of the one-time pairing code, cleared once used.
+    pairing_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    pairing_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: SHA-256 of the device token the paired browser keeps; None until paired.
+    token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    paired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Last call made with its token (refreshed at most every minute).
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
+    meeting: Mapped[Meeting | None] = relationship()
