@@ -16,9 +16,9 @@ def init_app(app: Flask) -> None:
     from scan import api as scan_api
     from scan import views as scan_views
 
-    from . import auth, cards, meetings, members, org, transfer, users
+    from . import auth, cards, meetings, members, members_io, org, users
 
-    for module in (auth, org, members, users, transfer, cards, meetings, scan_views, scan_api):
+    for module in (auth, org, members, users, members_io, cards, meetings, scan_views, scan_api):
         app.register_blueprint(module.bp)
 
     @app.context_processor

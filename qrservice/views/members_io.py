@@ -35,7 +35,7 @@ from ..accounts import organiser_required
 from ..audit import Actor, record
 from ..members_io import ImportFileError, ImportRejected, ImportReport, RowError
 
-bp = Blueprint("transfer", __name__)
+bp = Blueprint("members_io", __name__)
 
 #: Tokens are secrets.token_urlsafe(24): 32 characters of this alphabet, nothing else.
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -109,7 +109,7 @@ def _report_page(
     errors = report.errors if report is not None else (errors or [])
     failed = bool(problem or errors)
     page = render_template(
-        "transfer/report.html",
+        "members_io/report.html",
         filename=filename,
         report=report,
         problem=problem,
@@ -195,11 +195,11 @@ def _forget_stale(folder: Path) -> None:
 @organiser_required
 def import_members() -> Any:
     if request.method == "GET":
-        return render_template("transfer/import.html", columns=members_io.COLUMNS)
+        return render_template("members_io/import.html", columns=members_io.COLUMNS)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a CSV or XLSX file to import."), "error")
-        return render_template("transfer/import.html", columns=members_io.COLUMNS), 400
+        return render_template("members_io/import.html", columns=members_io.COLUMNS), 400
     filename = Path(upload.filename).name[:200]
     data = upload.read()
     try:
