@@ -7,25 +7,29 @@ guarded by ``officer_required`` (any officer) or ``organiser_required``; API cal
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
+from flask import Flask, abort, current_app, has_app_context, jsonify, redirect, request, url_for
+from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import db
 from .audit import Actor, record
-from .models import ROLES, Member, Unit, User
+from .models import ROLES, Member, OfficerSession, Unit, User
 from .timeutil import utcnow
 
 csrf = CSRFProtect()
@@ -59,32 +63,104 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
 
-#: Built once: it runs on every request of a logged-in officer.
-_USER_WITH_UNIT = select(User).options(joinedload(User.unit)).where(User.id == bindparam("id"))
+#: Built once: it runs on every request of a logged-in officer (unless kept, below).
+_SESSION_USER = (
+    select(OfficerSession, User)
+    .join(User, User.id == OfficerSession.user_id)
+    .options(joinedload(User.unit))
+    .where(OfficerSession.token_hash == bindparam("token_hash"))
+)
 
-
-#: How long a change to an account (deactivation, new unit) may take to reach a logged-in session.
+#: How long a logout, password change or deactivation may take to reach a worker that
+#: checked the session a moment before: officers are kept this long per worker, since a
+#: scanner sends several requests a second.
 USER_CACHE_SECONDS = 2.0
+#: An officer session's last-seen time is written at most this often (its idle timeout is
+#: counted from it, so it is this much less exact).
+SESSION_TOUCH_SECONDS = 300
+#: The key of the session cookie that carries the officer session's token.
+SESSION_KEY = "officer_session"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(s: Session, user: User) -> str:
+    """Record a new login of ``user``; the returned token goes into the session cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    s.add(OfficerSession(user_id=user.id, token_hash=_token_hash(token), created_at=now,
+                         last_seen_at=now))  # fmt: skip
+    user.last_login_at = now
+    return token
+
+
+def end_session(s: Session, token: str) -> None:
+    """Logging out: this session's cookie stops working, wherever a copy of it is."""
+    s.execute(
+        update(OfficerSession)
+        .where(OfficerSession.token_hash == _token_hash(token), OfficerSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    _forget(token)
+
+
+def end_all_sessions(s: Session, user: User) -> int:
+    """Every session of this account stops (password change, deactivation, new role or unit)."""
+    result = s.execute(
+        update(OfficerSession)
+        .where(OfficerSession.user_id == user.id, OfficerSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    recent = current_app.extensions.get("recent_officers", {}) if has_app_context() else {}
+    for key, (_expiry, kept) in list(recent.items()):
+        if kept is not None and kept.id == user.id:
+            recent.pop(key, None)
+    return result.rowcount or 0
+
+
+def _forget(token: str) -> None:
+    if has_app_context():
+        current_app.extensions.get("recent_officers", {}).pop(_token_hash(token), None)
+
+
+def _session_alive(row: OfficerSession, now: datetime) -> bool:
+    config = current_app.config
+    return (
+        row.ended_at is None
+        and now - row.created_at < timedelta(seconds=config["OFFICER_SESSION_MAX_AGE"])
+        and now - row.last_seen_at < timedelta(seconds=config["OFFICER_IDLE_TIMEOUT"])
+    )
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     # A short session of its own: the request's transaction then starts with the request's
-    # own first statement, so an operation that must write first (a check-in) can. The
-    # officer is kept for a moment per worker: a scanner sends several requests a second.
-    if not user_id.isdigit():
+    # own first statement, so an operation that must write first (a check-in) can.
+    token = flask_session.get(SESSION_KEY)
+    if not isinstance(token, str) or not user_id.isdigit():
         return None
-    recent: dict[int, tuple[float, User | None]] = current_app.extensions.setdefault(
+    token_hash = _token_hash(token)
+    recent: dict[str, tuple[float, User | None]] = current_app.extensions.setdefault(
         "recent_officers", {}
     )
-    now = time.monotonic()
-    hit = recent.get(int(user_id))
-    if hit is not None and hit[0] > now:
+    clock = time.monotonic()
+    hit = recent.get(token_hash)
+    if hit is not None and hit[0] > clock:
         return hit[1]
+    now = utcnow()
     with db.new_session() as s:
-        user = s.scalar(_USER_WITH_UNIT, {"id": int(user_id)})
-    user = user if user is not None and user.active else None
-    recent[int(user_id)] = (now + USER_CACHE_SECONDS, user)
+        found = s.execute(_SESSION_USER, {"token_hash": token_hash}).first()
+        user = None
+        if found is not None:
+            row, candidate = found
+            if candidate.active and candidate.id == int(user_id) and _session_alive(row, now):
+                user = candidate
+                if (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_SECONDS:
+                    row.last_seen_at = now
+                    s.commit()
+    recent[token_hash] = (clock + USER_CACHE_SECONDS, user)
     return user
 
 
@@ -146,7 +222,6 @@ def authenticate(s: Session, username: str, password: str) -> User | None:
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
-    user.last_login_at = utcnow()
     return user
 
 
@@ -169,8 +244,7 @@ def create_user(
         raise AccountError("role", _("role must be organiser or secretary"))
     if role == "secretary" and unit.kind != "branch":
         raise AccountError("unit", _("a secretary is scoped to a branch"))
-    if len(password) < MIN_PASSWORD:
-        raise AccountError("password", _("at least %(n)d characters", n=MIN_PASSWORD))
+    check_password_rules(password)
     user = User(
         username=username,
         display_name=(display_name or username).strip()[:64],
@@ -192,3 +266,37 @@ def create_user(
         after={"username": username, "role": role, "unit": unit.code},
     )
     return user
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password", _("at least %(n)d characters", n=MIN_PASSWORD))
+
+
+def change_password(s: Session, user: User, current: str, new: str, confirm: str) -> None:
+    """An officer changes their own password; every session of the account ends."""
+    user = s.get(User, user.id) or user  # the logged-in officer is kept outside this session
+    if not check_password_hash(user.password_hash, current):
+        raise AccountError("current_password", _("This is not your current password."))
+    if new != confirm:
+        raise AccountError("password_confirm", _("The passwords differ."))
+    check_password_rules(new)
+    if new == current:
+        raise AccountError("password", _("Choose a password different from the current one."))
+    user.password_hash = generate_password_hash(new)
+    ended = end_all_sessions(s, user)
+    record(s, Actor.of(user), "user.password", "user", user.id, after={"sessions_ended": ended})
+
+
+def set_active(s: Session, actor: Actor, user: User, active: bool) -> None:
+    """Deactivate (every session ends at once) or reactivate an officer account."""
+    if actor.user is not None and actor.user.id == user.id and not active:
+        raise AccountError("active", _("You cannot deactivate your own account."))
+    if user.active == active:
+        return
+    user.active = active
+    ended = end_all_sessions(s, user) if not active else 0
+    record(
+        s, actor, "user.activate" if active else "user.deactivate", "user", user.id,
+        before={"active": not active}, after={"active": active, "sessions_ended": ended},
+    )  # fmt: skip

@@ -23,7 +23,11 @@ ENV_KEYS = {
     "QRSERVICE_ORG_NAME": "ORG_NAME",
     "QRSERVICE_ENV": "ENV",
     "QRSERVICE_PRIVACY": "CARD_PRIVACY",
+    "QRSERVICE_SESSION_IDLE_SECONDS": "OFFICER_IDLE_TIMEOUT",
+    "QRSERVICE_SESSION_MAX_SECONDS": "OFFICER_SESSION_MAX_AGE",
 }
+#: Settings that are whole numbers of seconds (from the environment they arrive as text).
+SECONDS_KEYS = ("OFFICER_IDLE_TIMEOUT", "OFFICER_SESSION_MAX_AGE")
 
 
 def default_data_dir() -> Path:
@@ -49,6 +53,9 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "DUES_TRACKED_FROM": "2025-12-01",
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "IMPORT_MAX_ROWS": 20000,
+        #: An officer's login ends after this long without a request, and this long after it began.
+        "OFFICER_IDLE_TIMEOUT": 8 * 3600,
+        "OFFICER_SESSION_MAX_AGE": 7 * 24 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "RATELIMIT_STORAGE_URI": "memory://",
@@ -84,6 +91,15 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             app.config[key] = os.environ[env]
     if overrides:
         app.config.update(overrides)
+    for key in SECONDS_KEYS:
+        try:
+            app.config[key] = int(app.config[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a whole number of seconds") from None
+        if app.config[key] <= 0:
+            raise ConfigError(f"{key} must be a whole number of seconds above 0")
+    # The cookie may live as long as the longest session; the server decides before that.
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.config["OFFICER_SESSION_MAX_AGE"]
     check_base_url(app.config["PUBLIC_BASE_URL"], app.config["ENV"])
     if app.config["CARD_PRIVACY"] not in ("strict", "default"):
         raise ConfigError("QRSERVICE_PRIVACY must be strict or default")

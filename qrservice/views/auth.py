@@ -5,12 +5,30 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from .. import db
-from ..accounts import authenticate, limiter
+from ..accounts import (
+    SESSION_KEY,
+    AccountError,
+    authenticate,
+    change_password,
+    end_session,
+    limiter,
+    officer_required,
+    start_session,
+)
 from ..i18n import LANG_COOKIE, LANGUAGE_NAMES
 
 bp = Blueprint("auth", __name__)
@@ -41,7 +59,10 @@ def login() -> Any:
             db.session(), request.form.get("username", ""), request.form.get("password", "")
         )
         if user is not None:
+            session.clear()  # nothing of a session from before the login is kept
             login_user(user)
+            session[SESSION_KEY] = start_session(db.session(), user)
+            session.permanent = True
             return redirect(safe_next(request.args.get("next"), url_for("org.tree")))
         flash(_("Wrong username or password."), "error")
         return render_template("login.html", username=request.form.get("username", "")), 401
@@ -50,9 +71,33 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    token = session.get(SESSION_KEY)
     logout_user()
+    session.clear()
+    if isinstance(token, str):
+        end_session(db.session(), token)
     flash(_("You are logged out."), "notice")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@officer_required
+def password() -> Any:
+    if request.method == "POST":
+        form = request.form
+        try:
+            change_password(
+                db.session(), current_user, form.get("current_password", ""),
+                form.get("password", ""), form.get("password_confirm", ""),
+            )  # fmt: skip
+        except AccountError as exc:
+            errors = {exc.field: exc.message}
+            return render_template("account/password.html", errors=errors), 422
+        logout_user()
+        session.clear()
+        flash(_("Password changed. Log in again with the new password."), "notice")
+        return redirect(url_for("auth.login"))
+    return render_template("account/password.html", errors={})
 
 
 @bp.route("/lang/<code>")

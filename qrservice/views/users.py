@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import db
-from ..accounts import AccountError, can_see_unit, create_user, organiser_required
+from ..accounts import AccountError, can_see_unit, create_user, organiser_required, set_active
 from ..audit import Actor
 from ..members import units_in_scope
 from ..models import User
@@ -55,3 +55,32 @@ def new() -> Any:
         flash(_("Account %(name)s created.", name=user.username), "notice")
         return redirect(url_for("users.index"))
     return render_template("users/new.html", units=units, form={}, errors={})
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session().get(User, user_id)
+    if user is None or not can_see_unit(current_user, user.unit):
+        abort(404)
+    return user
+
+
+@bp.route("/<int:user_id>/active", methods=["GET", "POST"], endpoint="set_active")
+@organiser_required
+def set_active_view(user_id: int) -> Any:
+    """GET asks for confirmation, saying what will happen; POST does it."""
+    user = _user_or_404(user_id)
+    if request.method == "GET":
+        deactivate = request.args.get("active") != "yes"
+        return render_template("users/confirm_active.html", user=user, deactivate=deactivate)
+    active = request.form.get("active") == "yes"
+    try:
+        set_active(db.session(), Actor.of(current_user), user, active)
+    except AccountError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("users.index"))
+    if active:
+        flash(_("Account %(name)s reactivated.", name=user.username), "notice")
+    else:
+        flash(_("Account %(name)s deactivated; its sessions have ended.", name=user.username),
+              "notice")  # fmt: skip
+    return redirect(url_for("users.index"))
