@@ -5,8 +5,9 @@ Adding a stock is a few lines in ``LAYOUTS``; a layout that cannot fit its page,
 cannot hold a badge, is refused with ``LayoutError`` as soon as it is defined.
 
 A badge is the 85.6 x 54 mm card design. On a stock whose cells are slightly smaller it is scaled
-down uniformly (never below ``MIN_BADGE_SCALE``, which would make the code and text too small)
-and centred in its cell.
+down uniformly and centred in its cell, but never below ``MIN_BADGE_SCALE``: the scale at which
+the largest card code still prints modules of ``cards.qr.MIN_MODULE_MM`` (0.6 mm), the size the
+README promises. A stock that would need more shrinking is refused, not printed smaller.
 """
 
 from __future__ import annotations
@@ -14,14 +15,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from cards.qr import MIN_MODULE_MM, QUIET_ZONE
+
 CARD_WIDTH_MM = 85.6
 CARD_HEIGHT_MM = 54.0
 A4_MM = (210.0, 297.0)
 LETTER_MM = (215.9, 279.4)
 INCH_MM = 25.4
 
-# Label stocks are 85 x 54 mm or 3.5 x 2 in: 0.94 still keeps the 0.6 mm QR modules readable.
-MIN_BADGE_SCALE = 0.9
+#: Width of the card's QR code at full size, its quiet zone included (``cards.pdf.CODE_BOX``).
+CODE_WIDTH_MM = 28.0
+
+
+def _largest_card_symbol() -> int:
+    """Modules across (quiet zone included) of the largest code a card prints at full size.
+
+    ``cards.qr.choose_error_level`` takes the strongest error level whose symbol keeps modules of
+    at least ``MIN_MODULE_MM`` in ``CODE_WIDTH_MM``, so a card code is at most the largest QR
+    version (17 + 4v modules, plus the quiet zone) that does.
+    """
+    version = 1
+    while CODE_WIDTH_MM / (17 + 4 * (version + 1) + 2 * QUIET_ZONE) >= MIN_MODULE_MM:
+        version += 1
+    return 17 + 4 * version + 2 * QUIET_ZONE
+
+
+LARGEST_CARD_SYMBOL = _largest_card_symbol()
+#: The smallest a badge may be scaled: its code's modules stay at least ``MIN_MODULE_MM``
+#: (0.964: 85 x 54 mm label stock prints at 0.993; 90 x 52 mm and 3.5 x 2 in stocks do not fit).
+MIN_BADGE_SCALE = MIN_MODULE_MM * LARGEST_CARD_SYMBOL / CODE_WIDTH_MM
 # Crop marks start this far outside the cut line (so that a slightly off cut does not show them)
 # and need this much paper beyond, most printers leaving the outer 4-5 mm blank.
 CROP_MARK_OFFSET_MM = 2.0
@@ -107,12 +129,15 @@ class Layout:
                 f"{self.gap_y:g} mm gaps and a {self.margin_top:g} mm top margin need "
                 f"{used_height:g} mm, but the page is {page_height:g} mm high"
             )
-        if self.badge_scale < MIN_BADGE_SCALE:
+        if self.badge_scale < MIN_BADGE_SCALE - 1e-9:
+            least = (
+                f"{CARD_WIDTH_MM * MIN_BADGE_SCALE:.1f} x {CARD_HEIGHT_MM * MIN_BADGE_SCALE:.1f}"
+            )
             raise LayoutError(
                 f"layout {self.name!r}: a {CARD_WIDTH_MM:g} x {CARD_HEIGHT_MM:g} mm badge does not "
-                f"fit cells of {self.cell_width:g} x {self.cell_height:g} mm (cells must be at "
-                f"least {CARD_WIDTH_MM * MIN_BADGE_SCALE:.1f} x "
-                f"{CARD_HEIGHT_MM * MIN_BADGE_SCALE:.1f} mm)"
+                f"fit cells of {self.cell_width:g} x {self.cell_height:g} mm: shrunk to fit, its "
+                f"QR code would print modules of {self.smallest_module_mm:.3f} mm, under "
+                f"{MIN_MODULE_MM:g} mm (cells must be at least {least} mm)"
             )
         if self.crop_marks:
             margins = (
@@ -146,6 +171,16 @@ class Layout:
     def badge_scale(self) -> float:
         """Uniform scale of the card design in a cell: shrink to fit, never enlarge."""
         return min(1.0, self.cell_width / CARD_WIDTH_MM, self.cell_height / CARD_HEIGHT_MM)
+
+    def module_mm(self, symbol_size: int) -> float:
+        """Printed size (mm) of one module of a ``symbol_size``-module code on this layout's
+        badges (``symbol_size`` without the quiet zone, as ``QRMatrix.size``)."""
+        return CODE_WIDTH_MM * self.badge_scale / (symbol_size + 2 * QUIET_ZONE)
+
+    @property
+    def smallest_module_mm(self) -> float:
+        """The smallest module any card code prints at on this layout."""
+        return self.module_mm(LARGEST_CARD_SYMBOL - 2 * QUIET_ZONE)
 
     def cells(self) -> tuple[Rect, ...]:
         """The cells of one page, row by row from the top left."""
@@ -254,30 +289,18 @@ LAYOUTS: dict[str, Layout] = {
             gap_x=6.0,
             gap_y=6.0,
         ),
-        # Geometry of Avery L7414: 90 x 52 mm, edge to edge, 15 mm / 18.5 mm margins.
-        Layout(
-            name="a4-2x5-90x52",
-            description="A4 business-card stock, 2 x 5 cards of 90 x 52 mm (Avery L7414 type)",
-            page_size=A4_MM,
-            columns=2,
-            rows=5,
-            cell_width=90.0,
-            cell_height=52.0,
-            margin_left=15.0,
-            margin_top=18.5,
+        _centred(
+            "letter-8",
+            "US Letter plain paper, 2 x 4 credit-card badges (85.6 x 54 mm) with crop marks",
+            LETTER_MM,
+            2,
+            4,
+            (CARD_WIDTH_MM, CARD_HEIGHT_MM),
+            crop_marks=True,
         ),
-        # Geometry of Avery 5371: 3.5 x 2 in, edge to edge, 0.75 in / 0.5 in margins.
-        Layout(
-            name="letter-2x5-3.5x2in",
-            description="US Letter business cards, 2 x 5 cards of 3.5 x 2 in (Avery 5371 type)",
-            page_size=LETTER_MM,
-            columns=2,
-            rows=5,
-            cell_width=3.5 * INCH_MM,
-            cell_height=2.0 * INCH_MM,
-            margin_left=0.75 * INCH_MM,
-            margin_top=0.5 * INCH_MM,
-        ),
+        # Not offered: 90 x 52 mm stock (Avery L7414) and 3.5 x 2 in stock (Avery 5371) are under
+        # 54 mm high, so the badge would shrink its code's modules below 0.6 mm (a test shows
+        # that they are refused).
     )
 }
 

@@ -222,7 +222,7 @@ def test_base_url_must_be_https_in_production(data_dir):
 
 def test_cli_badges_letters_and_issue(runner, tmp_path, app):
     out = tmp_path / "b.pdf"
-    result = runner.invoke(main, ["badges", "--unit", "B04-G1", "--layout", "letter-2x5-3.5x2in",
+    result = runner.invoke(main, ["badges", "--unit", "B04-G1", "--layout", "letter-8",
                                   "-o", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "15 badges" in result.output and out.read_bytes().startswith(b"%PDF")
@@ -233,7 +233,7 @@ def test_cli_badges_letters_and_issue(runner, tmp_path, app):
     issued = runner.invoke(main, ["cards", "issue", "--all"])
     assert issued.exit_code == 0 and "0 cards issued" in issued.output
     layouts = runner.invoke(main, ["badges", "--list-layouts"])
-    assert "a4-10" in layouts.output and "letter-2x5-3.5x2in" in layouts.output
+    assert "a4-10" in layouts.output and "letter-8" in layouts.output
 
 
 def test_cli_reissue_and_revoke(runner, app):
