@@ -11,6 +11,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
@@ -219,6 +220,59 @@ def pin_matches(card: Card, secret_key: str, pin: str) -> bool:
     if card.pin_hash is None:
         return False
     return hmac.compare_digest(card.pin_hash, _pin_digest(secret_key, card, pin.strip()))
+
+
+#: Wrong PINs in a row before each short wait; the fifth locks the PIN (a lockout).
+PIN_WAITS = {3: timedelta(seconds=30), 4: timedelta(minutes=1)}
+PIN_GUESSES_PER_LOCKOUT = 5
+#: The first lockout lasts this long, each further one twice as long as the one before,
+#: up to a day: 5 guesses in 15 minutes, about 45 in the first day, then 5 a day.
+PIN_FIRST_LOCKOUT = timedelta(minutes=15)
+PIN_LONGEST_LOCKOUT = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PinOutcome:
+    #: unlocked, wrong, locked (not checked: wait until ``until``) or no_pin.
+    result: str
+    until: datetime | None = None
+
+
+def try_pin(
+    s: Session, actor: Actor, card: Card, secret_key: str, pin: str, *, known_browser: bool
+) -> PinOutcome:
+    """Check a PIN typed on the card page, counting wrong ones on the locked card row.
+
+    The card row is locked first, so simultaneous guesses are counted one after another
+    (on PostgreSQL as on SQLite) and none is checked while the card waits. A browser that
+    unlocked this member's card before (an earlier version, or before the PIN was reset)
+    is still heard while the card waits: strangers guessing cannot lock the owner out.
+    """
+    s.refresh(card, with_for_update=True)
+    now = utcnow()
+    if card.pin_hash is None:
+        return PinOutcome("no_pin")
+    waiting = card.pin_locked_until is not None and card.pin_locked_until > now
+    if waiting and not known_browser:
+        return PinOutcome("locked", card.pin_locked_until)
+    if pin_matches(card, secret_key, pin):
+        card.pin_failures, card.pin_lockouts, card.pin_locked_until = 0, 0, None
+        return PinOutcome("unlocked")
+    card.pin_failures += 1
+    if card.pin_failures >= PIN_GUESSES_PER_LOCKOUT:
+        card.pin_failures = 0
+        card.pin_lockouts += 1
+        wait = min(PIN_FIRST_LOCKOUT * 2 ** (card.pin_lockouts - 1), PIN_LONGEST_LOCKOUT)
+    else:
+        wait = PIN_WAITS.get(card.pin_failures)
+    if wait is not None:
+        card.pin_locked_until = now + wait
+    record(
+        s, actor, "card.pin_wrong", "member", card.member_id,
+        after={"version": card.version, "locked_until": card.pin_locked_until if wait else None,
+               "lockouts": card.pin_lockouts},
+    )  # fmt: skip
+    return PinOutcome("wrong", card.pin_locked_until if wait else None)
 
 
 #: The card a token names, with its member, home unit and branch (the card page shows it).

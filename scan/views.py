@@ -5,7 +5,7 @@ secretary's scanner, and the meeting's rotating on-screen code.
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from flask import (
@@ -30,7 +30,8 @@ from cards.qr import QRMatrix, encode, to_png, to_svg
 from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
 from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_required
-from qrservice.issuance import CardRefused, branch_of, keep_codes, pin_matches, resolve_card
+from qrservice.audit import Actor
+from qrservice.issuance import CardRefused, branch_of, keep_codes, resolve_card, try_pin
 from qrservice.meetings import open_meetings_for
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
 from qrservice.signing_keys import key_ring
@@ -44,8 +45,6 @@ bp = Blueprint("scan", __name__, static_folder="static", static_url_path="/scan/
 #: The cookie that keeps a phone unlocked for one card version, and remembers that card.
 CARD_COOKIE = "qrcard"
 CARD_COOKIE_AGE = 365 * 24 * 3600
-#: Wrong PINs in a row before each wait, and the wait: slowed down, then locked.
-PIN_WAITS = {3: timedelta(seconds=30), 4: timedelta(minutes=1), 5: timedelta(minutes=15)}
 #: How long after the on-screen code's rotation a member's phone may still use it.
 SCREEN_ROTATION_SECONDS = 15
 
@@ -98,6 +97,15 @@ def _viewer(card: Card) -> str:
     if unlocked_card_ids().get(card.member_id) == card.version:
         return "member"
     return "stranger"
+
+
+def _local_when(at: datetime | None) -> str:
+    """A lock's end as the member reads it: the time today, or the date and time."""
+    if at is None:
+        return "?"
+    local = local_time(at)
+    same_day = local.date() == local_time(utcnow()).date()
+    return local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M")
 
 
 def mask_name(name: str) -> str:
@@ -170,26 +178,23 @@ def unlock(token: str) -> Any:
         card = resolve_card(s, key_ring(), token)
     except CardRefused:
         abort(404)
-    now = utcnow()
-    if card.pin_locked_until and card.pin_locked_until > now:
-        wait = int((card.pin_locked_until - now).total_seconds()) + 1
-        flash(_("Too many wrong PINs. Try again in %(n)d seconds.", n=wait), "error")
-        return redirect(url_for("scan.card_page", token=token), 303)
-    if card.pin_hash is None:
-        flash(_("No PIN was printed for this card yet; ask the organiser for a letter."), "error")
-        return redirect(url_for("scan.card_page", token=token), 303)
-    if pin_matches(card, current_app.config["SECRET_KEY"], request.form.get("pin", "")):
-        card.pin_failures = 0
-        card.pin_locked_until = None
+    known = card.member_id in unlocked_card_ids()
+    outcome = try_pin(s, Actor("visitor"), card, current_app.config["SECRET_KEY"],
+                      request.form.get("pin", ""), known_browser=known)  # fmt: skip
+    if outcome.result == "unlocked":
         flash(_("Unlocked. This phone now shows your full card."), "notice")
         return _with_unlocked(redirect(url_for("scan.card_page", token=token), 303), card)
-    card.pin_failures += 1
-    wait = PIN_WAITS.get(min(card.pin_failures, 5))
-    if wait:
-        card.pin_locked_until = now + wait
-    if card.pin_failures >= 5:
-        card.pin_failures = 0
-    flash(_("Wrong PIN."), "error")
+    if outcome.result == "no_pin":
+        flash(_("No PIN was printed for this card yet; ask the organiser for a letter."), "error")
+    elif outcome.result == "locked":
+        flash(_("Too many wrong PINs: the PIN can be tried again at %(time)s. "
+                "Your branch secretary or organiser can give you a new card letter.",
+                time=_local_when(outcome.until)), "error")  # fmt: skip
+    elif outcome.until is not None:
+        flash(_("Wrong PIN. The next try is possible at %(time)s.",
+                time=_local_when(outcome.until)), "error")  # fmt: skip
+    else:
+        flash(_("Wrong PIN."), "error")
     # 303 keeps the commit (a redirect is a success) so the failure count is saved.
     return redirect(url_for("scan.card_page", token=token), 303)
 
