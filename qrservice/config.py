@@ -46,8 +46,9 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
         "ORG_NAME": "示范党委",
         "ENV": "development",
-        #: What a stranger scanning a card sees: strict or default.
-        "CARD_PRIVACY": "default",
+        #: What a stranger scanning a card sees: minimal (validity, masked name, branch) or
+        #: summary (also the full name, this year's attendance, points, dues and warnings).
+        "CARD_PRIVACY": "minimal",
         "MEMBERS_PER_PAGE": 25,
         #: The first month dues are tracked in this system (earlier months never count as owed).
         "DUES_TRACKED_FROM": "2025-12-01",
@@ -101,8 +102,13 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     # The cookie may live as long as the longest session; the server decides before that.
     app.config["PERMANENT_SESSION_LIFETIME"] = app.config["OFFICER_SESSION_MAX_AGE"]
     check_base_url(app.config["PUBLIC_BASE_URL"], app.config["ENV"])
-    if app.config["CARD_PRIVACY"] not in ("strict", "default"):
-        raise ConfigError("QRSERVICE_PRIVACY must be strict or default")
+    # The names of the first release still work: strict was minimal, default was summary.
+    privacy = {"strict": "minimal", "default": "summary"}.get(
+        app.config["CARD_PRIVACY"], app.config["CARD_PRIVACY"]
+    )
+    if privacy not in ("minimal", "summary"):
+        raise ConfigError("QRSERVICE_PRIVACY must be minimal or summary")
+    app.config["CARD_PRIVACY"] = privacy
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
 

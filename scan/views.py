@@ -26,12 +26,12 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from cards.qr import QRMatrix, encode, to_png, to_svg
+from cards.qr import encode, to_png, to_svg
 from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
 from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_required
 from qrservice.audit import Actor
-from qrservice.issuance import CardRefused, branch_of, keep_codes, resolve_card, try_pin
+from qrservice.issuance import CardRefused, branch_of, kept_code, resolve_card, try_pin
 from qrservice.meetings import open_meetings_for
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
 from qrservice.signing_keys import key_ring
@@ -128,10 +128,10 @@ def card_page(token: str) -> Any:
     full = viewer in ("officer", "member")
     context: dict[str, Any] = {
         "card": card, "member": member, "viewer": viewer, "privacy": privacy, "full": full,
-        "name": member.name if full or privacy != "strict" else mask_name(member.name),
+        "name": member.name if full or privacy == "summary" else mask_name(member.name),
         "branch": branch_of(member.unit).name,
     }  # fmt: skip
-    if full or privacy != "strict":
+    if full or privacy == "summary":
         context["standing"] = member_standing(s, member, today, _tracked_from())
     if full:
         context.update(_history(s, member))
@@ -228,14 +228,14 @@ def self_checkin(token: str, meeting_id: int) -> Any:
 @bp.route("/c/<token>/card.<fmt>")
 def card_image(token: str, fmt: str) -> Any:
     """The card's code as an image, to save in the phone's photo album."""
-    s = db.session()
-    db.begin_write(s)  # it may keep the encoded code in the card row
+    if fmt not in ("svg", "png"):
+        abort(404)
     try:
-        card = resolve_card(s, key_ring(), token)
+        card = resolve_card(db.session(), key_ring(), token)
     except CardRefused:
         abort(404)
-    keep_codes([card], current_app.config["PUBLIC_BASE_URL"], processes=1)
-    matrix = QRMatrix.from_bytes(card.qr)  # type: ignore[arg-type]
+    # Read, encode, then keep the code in a short write of its own: no lock held meanwhile.
+    matrix = kept_code(card, current_app.config["PUBLIC_BASE_URL"])
     if fmt == "svg":
         return Response(to_svg(matrix), mimetype="image/svg+xml")
     if fmt == "png":
