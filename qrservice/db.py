@@ -8,14 +8,43 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, has_app_context, jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+#: The largest id a database row can have (SQLite's INTEGER, PostgreSQL's bigint): a larger
+#: number in a URL or a body names no row, and a driver would fail to even send it.
+MAX_ID = 2**63 - 1
+#: Seconds a writer waits for its turn before the request is answered 503 "busy, try again".
+WRITE_LOCK_TIMEOUT = 10.0
+
+
+class WriteBusy(RuntimeError):
+    """Another writer held the database longer than this one may wait: try again shortly."""
+
+
+def parse_id(value: Any) -> int | None:
+    """A row id from a form, a query string or a JSON body: a whole number from 1 to MAX_ID,
+    else None. ASCII digits only (``"²".isdigit()`` is true, yet ``int("²")`` fails)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 1 <= value <= MAX_ID else None
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return None
+    if len(value) > 19:
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
 
 #: Stable constraint names, so that migrations can name what they alter or drop.
 NAMING_CONVENTION = {
@@ -81,29 +110,90 @@ def _release_writer_lock(s: Session, transaction: Any) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def begin_write(s: Session) -> None:
+def _flock_within(fd: int, timeout: float) -> bool:
+    """Take the exclusive file lock, waiting at most ``timeout`` seconds; False if not had.
+
+    flock has no timeout of its own: try without blocking, sleeping between tries. The first
+    sleeps are a fraction of a check-in's hold on the lock, so the queue still moves at once.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.005)
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (another writer kept it past the busy timeout)."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def write_lock_timeout() -> float:
+    if has_app_context():
+        from flask import current_app
+
+        return float(current_app.config.get("WRITE_LOCK_TIMEOUT", WRITE_LOCK_TIMEOUT))
+    return WRITE_LOCK_TIMEOUT
+
+
+def begin_write(s: Session, timeout: float | None = None) -> None:
     """Begin the session's transaction as a writer, before it reads anything.
 
     On SQLite this takes the write lock at once (BEGIN IMMEDIATE), so a read-then-write
     operation such as a check-in waits its turn instead of failing on a stale snapshot.
-    PostgreSQL needs nothing: its row locks and unique constraints do the work.
+    PostgreSQL needs nothing: its row locks and unique constraints do the work. A writer
+    waits at most ``timeout`` seconds (``WRITE_LOCK_TIMEOUT``), then raises WriteBusy: a
+    request answers 503 "busy, try again" rather than hang behind a long write.
     """
     if s.in_transaction():
         raise RuntimeError("begin_write must come before the session's first statement")
+    timeout = write_lock_timeout() if timeout is None else timeout
     # SQLite's own wait for its write lock sleeps 1, 2, 5, 10 ... ms between tries, far longer
-    # than a check-in holds the lock: writers queue on a file lock instead, which wakes the
-    # next one the moment the lock is free. It only orders processes (gunicorn's workers;
-    # threads of one process share the descriptor): correctness rests on BEGIN IMMEDIATE.
+    # than a check-in holds the lock: writers queue on a file lock instead, tried every
+    # fraction of a millisecond. It only orders processes (gunicorn's workers; threads of
+    # one process share the descriptor): correctness rests on BEGIN IMMEDIATE.
     fd = _writer_lock(s)
     if fd is not None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not _flock_within(fd, timeout):
+            raise WriteBusy(f"the database is busy with another write (waited {timeout:g} s)")
         s.info["writer_lock"] = fd
     try:
         s.connection(execution_options={"begin_immediate": True})
-    except BaseException:
+    except BaseException as exc:
+        s.rollback()
         if s.info.pop("writer_lock", None) is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
+        if isinstance(exc, OperationalError) and _is_busy(exc):
+            raise WriteBusy("the database is busy with another write") from exc
         raise
+
+
+@contextmanager
+def write_transaction(timeout: float | None = None) -> Iterator[Session]:
+    """A short write of its own, apart from the request's session: begun as a writer,
+    committed on success. For a GET that must record something after reading (an export's
+    audit row, a kept QR code): the long read never holds the lock, the write is short."""
+    outer = g.get("db_session") if has_app_context() else None
+    if outer is not None and "writer_lock" in outer.info:
+        # Threads and sessions of one process share the file lock: this one's end would
+        # release the request's. A request that writes already holds the turn: use its session.
+        raise RuntimeError("write_transaction inside a request that writes; use db.session()")
+    with new_session() as s:
+        begin_write(s, timeout)
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
 
 
 def init_engine(app: Flask) -> Engine:
@@ -153,8 +243,19 @@ def transaction(app: Flask) -> Iterator[Session]:
             raise
 
 
+def busy_response() -> Any:
+    """503 "busy, try again": JSON for the API, a page otherwise; Retry-After in both."""
+    message = _("The service is busy with another change. Try again in a moment.")
+    if request.path.startswith("/api/"):
+        response = jsonify(status="error", reason="busy", message=message)
+    else:
+        response = render_template("error.html", code=503, message=message)
+    return response, 503, {"Retry-After": "2", "Cache-Control": "no-store"}
+
+
 def init_app(app: Flask) -> None:
     init_engine(app)
+    app.config.setdefault("WRITE_LOCK_TIMEOUT", WRITE_LOCK_TIMEOUT)
 
     @app.after_request
     def _commit(response):  # type: ignore[no-untyped-def]
@@ -165,9 +266,26 @@ def init_app(app: Flask) -> None:
                     s.commit()
                 else:
                     s.rollback()
+            except OperationalError as exc:
+                # A read transaction that turned writer found the database written since
+                # it began (SQLite's stale snapshot), or waited out the busy timeout.
+                if not _is_busy(exc):
+                    raise
+                s.rollback()
+                return app.make_response(busy_response())
             finally:
                 s.close()
         return response
+
+    @app.errorhandler(WriteBusy)
+    def _busy(exc: WriteBusy) -> Any:
+        return busy_response()
+
+    @app.errorhandler(OperationalError)
+    def _locked(exc: OperationalError) -> Any:
+        if _is_busy(exc):
+            return busy_response()
+        raise exc
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:

@@ -182,6 +182,39 @@ def keep_codes(cards: Sequence[Card], base_url: str, processes: int | None = Non
     return len(stale)
 
 
+#: How long a GET waits to keep a freshly encoded code; busier than that, it keeps it next time.
+KEEP_CODE_WAIT = 0.5
+
+
+def kept_code(card: Card, base_url: str) -> QRMatrix:
+    """The card's code for a page that only reads (a GET): the kept one, or encoded now.
+
+    A code encoded now is kept by a short write of its own, after the read and outside the
+    request's transaction, and only while the card still has this token; when another write
+    holds the lock it is not kept (the next view keeps it) rather than waited for. ``card`` is
+    not changed, so the request's own session stays a reader.
+    """
+    from . import db
+
+    url = card_url(base_url, card.token)
+    if card.qr is not None and card.qr_url == url:
+        return QRMatrix.from_bytes(card.qr)
+    from cards.pdf import card_codes  # the error level suits the code's printed size
+
+    matrix = card_codes([url], 1)[0]
+    try:
+        with db.write_transaction(timeout=KEEP_CODE_WAIT) as w:
+            w.execute(
+                update(Card)
+                .where(Card.id == card.id, Card.token == card.token)
+                .values(qr=matrix.to_bytes(), qr_url=url)
+                .execution_options(synchronize_session=False)
+            )
+    except db.WriteBusy:
+        pass
+    return matrix
+
+
 def card_face(card: Card, org_name: str, base_url: str) -> CardFace:
     from cards.pdf import CardFace  # reportlab loads only where PDFs are made
 

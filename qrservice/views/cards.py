@@ -6,6 +6,7 @@ that processes which only scan and check in never load it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from cards.layouts import LAYOUTS, LayoutError
-from cards.qr import QRMatrix, to_png, to_svg
+from cards.qr import to_png, to_svg
 
 from .. import db
 from ..accounts import can_see_unit, organiser_required
@@ -38,6 +39,7 @@ from ..issuance import (
     issue_card,
     issue_cards,
     keep_codes,
+    kept_code,
     mark_printed,
     members_in,
     reissue_card,
@@ -124,14 +126,17 @@ def _active_card_or_404(member: Member) -> Card:
 @organiser_required
 def download(member_id: int, fmt: str) -> Any:
     member = member_or_404(member_id)
-    card = _active_card_or_404(member)
+    card = active_card(db.session(), member.id)
+    if card is None or fmt not in ("pdf", "svg", "png"):
+        abort(404)
+    # A GET: the code is encoded outside any write and kept by a short write of its own.
+    matrix = kept_code(card, _base_url())
     name = f"card-{member.number}-v{card.version}.{fmt}"
     if fmt == "pdf":
         from cards.pdf import render_card_pdf
 
-        face = card_face(card, current_app.config["ORG_NAME"], _base_url())
+        face = replace(card_face(card, current_app.config["ORG_NAME"], _base_url()), qr=matrix)
         return _pdf(render_card_pdf(face), name)
-    matrix = QRMatrix.from_bytes(card.qr)  # type: ignore[arg-type]
     if fmt == "svg":
         return Response(to_svg(matrix), mimetype="image/svg+xml")
     if fmt == "png":

@@ -252,18 +252,20 @@ def apply_import(token: str) -> Any:
 @bp.route("/members/export.<any(csv, xlsx):fmt>")
 @organiser_required
 def export_members(fmt: str) -> Any:
-    s = db.session()
     lang = "zh" if str(get_locale()).startswith("zh") else "en"
-    data = members_io.export_members(s, current_user.unit, fmt, lang)
-    # Personal data leaving the system is part of the trace too.
-    record(
-        s,
-        Actor.of(current_user),
-        "member.export",
-        "unit",
-        current_user.unit.id,
-        after={"format": fmt},
-    )
+    data = members_io.export_members(db.session(), current_user.unit, fmt, lang)
+    # Personal data leaving the system is part of the trace too. A GET reads without the
+    # write lock; the audit row is then a short write of its own, committed before the data
+    # leaves (a read transaction turned writer would fail if a check-in committed meanwhile).
+    with db.write_transaction() as w:
+        record(
+            w,
+            Actor.of(current_user),
+            "member.export",
+            "unit",
+            current_user.unit.id,
+            after={"format": fmt},
+        )
     filename = f"members-{date.today():%Y%m%d}.{fmt}"
     return Response(
         data,
