@@ -1,0 +1,94 @@
+"""Who may use each route: one table for every page and API endpoint of the service.
+
+Each endpoint names the kinds of visitor it lets in, relative to a record of one branch (the
+member, meeting, card or account the route is about): anyone, a member whose card is unlocked
+on this phone, a scanner device paired to the branch, an officer whose scope holds the branch
+(its secretary, an organiser above it) and officers of other scopes. The views enforce the
+rules (``officer_required``, scope checks); this table says what they must come to, and
+``tests/test_access.py`` tries every route as every kind of visitor against it; a route
+missing from the table fails that test, so a new route cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+#: The kinds of visitor, relative to the branch a route's record belongs to.
+ANONYMOUS = "anonymous"
+MEMBER = "member"  # the card's own member, unlocked on their phone with the PIN
+DEVICE = "device"  # a scanner device paired to the branch
+OTHER_SECRETARY = "other_secretary"  # the secretary of another branch
+SECRETARY = "secretary"  # the branch's own secretary
+OTHER_ORGANISER = "other_organiser"  # an organiser of a subtree without the branch
+ORGANISER = "organiser"  # an organiser whose subtree holds the branch
+VISITORS = (ANONYMOUS, MEMBER, DEVICE, OTHER_SECRETARY, SECRETARY, OTHER_ORGANISER, ORGANISER)
+
+ANYONE = frozenset(VISITORS)
+#: Any logged-in officer: each sees their own scope (lists, forms).
+OFFICERS = frozenset({OTHER_SECRETARY, SECRETARY, OTHER_ORGANISER, ORGANISER})
+#: Any organiser, within their own scope.
+ORGANISERS = frozenset({OTHER_ORGANISER, ORGANISER})
+#: Officers whose scope holds the record.
+IN_SCOPE = frozenset({SECRETARY, ORGANISER})
+#: Organisers whose scope holds the record: changes to members, cards and accounts.
+ORGANISER_IN_SCOPE = frozenset({ORGANISER})
+#: Who scans at the branch's meetings: its officers and its paired devices.
+SCANNERS = IN_SCOPE | {DEVICE}
+#: The card's member on their phone, and officers over them.
+CARD_HOLDER = IN_SCOPE | {MEMBER}
+
+#: endpoint → who may use it. Everyone else is refused: a login redirect, 401, 403 or 404.
+ROUTES: dict[str, frozenset[str]] = {
+    # Public: health, static files, the API description, language, login.
+    "healthz": ANYONE,
+    "static": ANYONE,
+    "scan.static": ANYONE,
+    "scan.service_worker": ANYONE,
+    "scan_api.openapi": ANYONE,
+    "auth.login": ANYONE,
+    "auth.set_language": ANYONE,
+    # What a card's QR code opens: anyone sees what the privacy setting allows.
+    "scan.card_page": ANYONE,
+    "scan.card_image": ANYONE,
+    "scan.unlock": ANYONE,
+    "scan.screen_checkin": ANYONE,
+    "scan.self_checkin": CARD_HOLDER,
+    # Officers' own pages.
+    "auth.index": OFFICERS,
+    "auth.logout": OFFICERS,
+    "auth.password": OFFICERS,
+    "org.tree": OFFICERS,
+    "members.index": OFFICERS,
+    "meetings.index": OFFICERS,
+    "meetings.new": OFFICERS,
+    # Records of the branch.
+    "members.show": IN_SCOPE,
+    "meetings.show": IN_SCOPE,
+    "meetings.open_": IN_SCOPE,
+    "meetings.close": IN_SCOPE,
+    "scan.screen_code": IN_SCOPE,
+    "scan.scanner": SCANNERS,
+    "scan_api.checkin": SCANNERS,
+    "scan_api.sync": SCANNERS,
+    "scan_api.status": SCANNERS,
+    "scan_api.undo": SCANNERS,
+    "scan_api.lookup": SCANNERS,
+    # Organisers' pages and changes.
+    "users.index": ORGANISERS,
+    "users.new": ORGANISERS,
+    "users.set_active": ORGANISER_IN_SCOPE,
+    "members.new": ORGANISERS,
+    "members.lookup_id": OFFICERS,
+    "members.edit": ORGANISER_IN_SCOPE,
+    "members.set_active": ORGANISER_IN_SCOPE,
+    "members_io.import_members": ORGANISERS,
+    "members_io.apply_import": ORGANISERS,
+    "members_io.export_members": ORGANISERS,
+    "cards.index": ORGANISERS,
+    "cards.issue_bulk": ORGANISER_IN_SCOPE,
+    "cards.badges": ORGANISER_IN_SCOPE,
+    "cards.letters": ORGANISER_IN_SCOPE,
+    "cards.issue": ORGANISER_IN_SCOPE,
+    "cards.reissue": ORGANISER_IN_SCOPE,
+    "cards.revoke": ORGANISER_IN_SCOPE,
+    "cards.download": ORGANISER_IN_SCOPE,
+    "cards.letter": ORGANISER_IN_SCOPE,
+}

@@ -1,0 +1,213 @@
+"""Every route, tried as every kind of visitor, against the table in qrservice/access.py.
+
+The records are those of branch B01 (机关第一党支部): one of its members, their card, its open
+meeting, its secretary's account. A visitor the table lets in must get an answer (2xx, or a
+redirect that is not to the login form); anyone else must be refused (a login redirect, 400,
+401, 403, 404 or 422), and a refusal never names the member it was about.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from cards.tokens import sign_meeting
+from qrservice import access, db
+from qrservice.accounts import create_user
+from qrservice.audit import Actor
+from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
+from qrservice.issuance import active_card, set_new_pin
+from qrservice.models import Member, Unit, User
+from qrservice.signing_keys import key_ring
+from tests.scanhelpers import new_meeting, open_meeting_id
+
+OTHER_ORGANISER_PASSWORD = "other-organiser-2026"
+#: Members of B01 the routes are about: one to read, others for the changes that end things.
+TARGET, TO_LEAVE, TO_REISSUE, TO_REVOKE = "20260001", "20260002", "20260003", "20260004"
+
+
+@dataclass
+class Records:
+    member_id: int
+    member_name: str
+    card_token: str
+    leave_id: int
+    reissue_id: int
+    revoke_id: int
+    meeting_id: int
+    spare_meeting_id: int
+    secretary_id: int
+    group_id: int
+    meeting_code: str
+
+
+def _records(app: Flask) -> Records:
+    spare = new_meeting(app, "B01", opened=False)
+    with app.app_context():
+        s = db.session()
+
+        def member(number: str) -> Member:
+            return s.scalar(select(Member).where(Member.number == number))
+
+        target = member(TARGET)
+        return Records(
+            member_id=target.id,
+            member_name=target.name,
+            card_token=active_card(s, target.id).token,
+            leave_id=member(TO_LEAVE).id,
+            reissue_id=member(TO_REISSUE).id,
+            revoke_id=member(TO_REVOKE).id,
+            meeting_id=open_meeting_id(app),
+            spare_meeting_id=spare,
+            secretary_id=s.scalar(select(User.id).where(User.username == "secretary1")),
+            group_id=s.scalar(select(Unit.id).where(Unit.code == "B01-G1")),
+            meeting_code=sign_meeting(key_ring(), spare, int(time.time()), 30),
+        )
+
+
+def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
+    """endpoint → (method, path, form or JSON body), each valid for a visitor let in."""
+    card = f"/c/{r.card_token}"
+    api = f"/api/v1/meetings/{r.meeting_id}"
+    scan = {"member_id": r.member_id}
+    return {
+        "healthz": ("GET", "/healthz", None),
+        "static": ("GET", "/static/css/app.css", None),
+        "scan.static": ("GET", "/scan/static/scanner.css", None),
+        "scan.service_worker": ("GET", "/scan/sw.js", None),
+        "scan_api.openapi": ("GET", "/api/v1/openapi.json", None),
+        "auth.login": ("GET", "/login", None),
+        "auth.set_language": ("GET", "/lang/en", None),
+        "scan.card_page": ("GET", card, None),
+        "scan.card_image": ("GET", f"{card}/card.svg", None),
+        "scan.unlock": ("POST", f"{card}/unlock", {"pin": "000000"}),
+        "scan.screen_checkin": ("GET", f"/m/{r.meeting_code}", None),
+        "scan.self_checkin": ("POST", f"{card}/checkin/{r.meeting_id}", {}),
+        "auth.index": ("GET", "/", None),
+        "auth.password": ("GET", "/account/password", None),
+        "org.tree": ("GET", "/units", None),
+        "members.index": ("GET", "/members/", None),
+        "meetings.index": ("GET", "/meetings/", None),
+        "meetings.new": ("GET", "/meetings/new", None),
+        "members.show": ("GET", f"/members/{r.member_id}", None),
+        "meetings.show": ("GET", f"/meetings/{r.meeting_id}", None),
+        "scan.screen_code": ("GET", f"/meetings/{r.meeting_id}/screen", None),
+        "scan.scanner": ("GET", f"/scan/meetings/{r.meeting_id}", None),
+        "scan_api.status": ("GET", f"{api}/status", None),
+        "scan_api.lookup": ("GET", f"{api}/lookup?q={TARGET}", None),
+        "scan_api.checkin": ("POST", f"{api}/checkins", scan),
+        "scan_api.sync": (
+            "POST",
+            f"{api}/sync",
+            {"scans": [{**scan, "nonce": "access-test-nonce-0001"}]},
+        ),  # fmt: skip
+        "scan_api.undo": ("POST", f"{api}/undo", {}),
+        "users.index": ("GET", "/users/", None),
+        "users.new": ("GET", "/users/new", None),
+        "users.set_active": ("GET", f"/users/{r.secretary_id}/active?active=no", None),
+        "members.new": ("GET", "/members/new", None),
+        "members.lookup_id": ("POST", "/members/lookup-id", {"national_id": "11010519491231002X"}),
+        "members.edit": ("GET", f"/members/{r.member_id}/edit", None),
+        "members_io.import_members": ("GET", "/members/import", None),
+        "members_io.apply_import": ("POST", "/members/import/no-such-upload/apply", {}),
+        "members_io.export_members": ("GET", "/members/export.csv", None),
+        "cards.index": ("GET", "/cards/", None),
+        "cards.download": ("GET", f"/members/{r.member_id}/card.svg", None),
+        "cards.issue": ("POST", f"/members/{r.member_id}/card/issue", {}),
+        "cards.issue_bulk": ("POST", "/cards/issue", {"unit_id": r.group_id}),
+        "cards.badges": ("POST", "/cards/badges.pdf", {"unit_id": r.group_id}),
+        "cards.letter": ("POST", f"/members/{r.member_id}/letter.pdf", {}),
+        "cards.letters": ("POST", "/cards/letters.pdf", {"unit_id": r.group_id, "confirm": "yes"}),
+        # Changes that end something come last, each on a record of its own.
+        "meetings.open_": ("POST", f"/meetings/{r.spare_meeting_id}/open", {}),
+        "meetings.close": ("POST", f"/meetings/{r.spare_meeting_id}/close", {"confirm": "yes"}),
+        "cards.reissue": (
+            "POST",
+            f"/members/{r.reissue_id}/card/reissue",
+            {"reason": "lost", "confirm": "yes"},
+        ),  # fmt: skip
+        "cards.revoke": (
+            "POST",
+            f"/members/{r.revoke_id}/card/revoke",
+            {"note": "test", "confirm": "yes"},
+        ),  # fmt: skip
+        "members.set_active": (
+            "POST",
+            f"/members/{r.leave_id}/active",
+            {"active": "no", "confirm": "yes"},
+        ),  # fmt: skip
+        "auth.logout": ("POST", "/logout", {}),
+    }
+
+
+def _visitor(app: Flask, kind: str, r: Records) -> FlaskClient:
+    client = app.test_client()
+    if kind == access.ANONYMOUS:
+        return client
+    if kind == access.MEMBER:
+        with app.app_context():
+            s = db.session()
+            pin = set_new_pin(active_card(s, r.member_id), app.config["SECRET_KEY"])
+            s.commit()
+        client.post(f"/c/{r.card_token}/unlock", data={"pin": pin})
+        return client
+    if kind == access.OTHER_ORGANISER:
+        with app.app_context():
+            s = db.session()
+            unit = s.scalar(select(Unit).where(Unit.code == "B02"))
+            create_user(s, Actor.system("test"), username="organiser-b02", role="organiser",
+                        unit=unit, password=OTHER_ORGANISER_PASSWORD)  # fmt: skip
+            s.commit()
+    username, password = {
+        access.OTHER_SECRETARY: ("secretary2", SECRETARY_PASSWORD),
+        access.SECRETARY: ("secretary1", SECRETARY_PASSWORD),
+        access.OTHER_ORGANISER: ("organiser-b02", OTHER_ORGANISER_PASSWORD),
+        access.ORGANISER: ORGANISER,
+    }[kind]
+    response = client.post("/login", data={"username": username, "password": password})
+    assert response.status_code == 302, f"{kind} could not log in"
+    return client
+
+
+def _refused(response: Any) -> bool:
+    if response.status_code in (301, 302, 303):
+        return "/login" in response.headers.get("Location", "")
+    return response.status_code in (400, 401, 403, 404, 422)
+
+
+def test_every_route_has_an_access_rule_and_a_request_here(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - access.ROUTES.keys() == set(), "add these routes to qrservice/access.py"
+    assert access.ROUTES.keys() - endpoints == set(), "these rules name no route"
+    requests = _requests(_records(app))
+    assert endpoints == requests.keys(), "add a request for each route to this test"
+
+
+@pytest.mark.parametrize("kind", [v for v in access.VISITORS if v != access.DEVICE])
+def test_each_kind_of_visitor_reaches_exactly_what_the_table_allows(app: Flask, kind: str):
+    records = _records(app)
+    client = _visitor(app, kind, records)
+    wrong = []
+    for endpoint, (method, path, body) in _requests(records).items():
+        if method == "GET":
+            response = client.get(path)
+        elif path.startswith("/api/"):
+            response = client.post(path, json=body)
+        else:
+            response = client.post(path, data=body)
+        allowed = kind in access.ROUTES[endpoint]
+        if _refused(response) == allowed:
+            wrong.append(
+                f"{endpoint}: {response.status_code} ({'let in' if allowed else 'kept out'})"
+            )
+        if not allowed:
+            text = response.get_data(as_text=True) if not response.is_streamed else ""
+            if records.member_name in text:
+                wrong.append(f"{endpoint}: the refusal names the member")
+    assert wrong == [], f"as {kind}"
