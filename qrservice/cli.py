@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from . import create_app, db, schema
+from . import config, create_app, db, schema
 from .audit import Actor
 
 
@@ -29,6 +29,7 @@ def _require_current_schema(app: Flask) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qrservice", prog_name="qrservice")
 def main() -> None:
     """QR-code member cards and meeting check-in.
 
@@ -155,10 +156,11 @@ def import_members(file: Path, unit_code: str | None, dry_run: bool) -> None:
         report = exc.report
     for err in report.errors:
         click.echo(f"row {err.row}, column {err.column}: {err.message}", err=True)
-    verb = "would create" if dry_run else "created"
+    # With any error nothing is written: the counts are what the file would do once corrected.
+    written = not dry_run and not report.errors
     click.echo(
-        f"{report.total} rows: {verb} {len(report.created)}, "
-        f"{'would update' if dry_run else 'updated'} {len(report.updated)}, "
+        f"{report.total} rows: {'created' if written else 'would create'} {len(report.created)}, "
+        f"{'updated' if written else 'would update'} {len(report.updated)}, "
         f"unchanged {report.unchanged}, errors {len(report.errors)}."
     )
     if report.errors:
@@ -338,7 +340,8 @@ def badges(
 @click.option("--unit", "unit_code", default=None, help="Unit code [default: everything].")
 @click.option("--sort", type=click.Choice(["unit", "name"]), default="unit", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def letters(unit_code: str | None, sort: str, output: Path) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask before resetting the PINs.")
+def letters(unit_code: str | None, sort: str, output: Path, yes: bool) -> None:
     """Print card letters (A4, one per member) with new PINs; earlier letters' PINs stop working."""
     from cards.pdf import Letter, render_letters_pdf
 
@@ -348,6 +351,12 @@ def letters(unit_code: str | None, sort: str, output: Path) -> None:
     _require_current_schema(app)
     with app.app_context(), db.transaction(app) as s:
         cards, faces = _sheet_cards(s, app, unit_code, "all", sort)
+        if not yes:
+            click.confirm(
+                f"{len(cards)} members get a new PIN: the PINs on their earlier letters stop "
+                "working at once. Continue?",
+                abort=True,
+            )
         secret = app.config["SECRET_KEY"]
         data = render_letters_pdf(
             [
@@ -422,6 +431,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
     app = _app()
     _require_current_schema(app)
     db.engine_of(app).dispose()  # each worker opens its own connections
+    if not _base_url_configured(app):
+        # Printed and on-screen codes must point at where this server answers.
+        app.config["PUBLIC_BASE_URL"] = f"http://{_reachable_host(host)}:{port}"
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -435,7 +447,32 @@ def serve(host: str, port: int, workers: int | None) -> None:
             return app
 
     click.echo(f"Serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    click.echo(
+        f"Card and meeting codes point at {app.config['PUBLIC_BASE_URL']} "
+        "(set QRSERVICE_BASE_URL to change it)."
+    )
     Server().run()
+
+
+def _base_url_configured(app: Flask) -> bool:
+    """Whether QRSERVICE_BASE_URL or the instance config chose the public base URL."""
+    default = config.defaults(Path(app.instance_path).parent)["PUBLIC_BASE_URL"]
+    return "QRSERVICE_BASE_URL" in os.environ or app.config["PUBLIC_BASE_URL"] != default
+
+
+def _reachable_host(host: str) -> str:
+    """The address phones should use for a server bound to ``host``: for every interface
+    (0.0.0.0, ::), this machine's address on its outgoing network, else loopback."""
+    if host not in ("0.0.0.0", "::", ""):  # noqa: S104
+        return f"[{host}]" if ":" in host else host
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            return probe.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
 
 
 if __name__ == "__main__":

@@ -228,7 +228,9 @@ def test_cli_badges_letters_and_issue(runner, tmp_path, app):
     assert "15 badges" in result.output and out.read_bytes().startswith(b"%PDF")
     bad = runner.invoke(main, ["badges", "--layout", "nope", "-o", str(out)])
     assert bad.exit_code != 0 and "a4-10" in bad.output
-    letters = runner.invoke(main, ["letters", "--unit", "B04-G1", "-o", str(tmp_path / "l.pdf")])
+    letters = runner.invoke(
+        main, ["letters", "--unit", "B04-G1", "--yes", "-o", str(tmp_path / "l.pdf")]
+    )
     assert letters.exit_code == 0 and "15 letters" in letters.output
     issued = runner.invoke(main, ["cards", "issue", "--all"])
     assert issued.exit_code == 0 and "0 cards issued" in issued.output
