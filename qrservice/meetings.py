@@ -16,10 +16,16 @@ from sqlalchemy.orm import Session, aliased
 
 from .audit import Actor, record
 from .models import MEETING_KINDS, Attendance, Meeting, Member, PointsEntry, Unit
-from .timeutil import utcnow
+from .timeutil import shifted, utcnow
 
 #: Attendance that counts as having taken part.
 ATTENDED = ("present", "late", "made_up")
+#: Meeting times must fall from this year to this many years ahead: a typo (year 0001 or
+#: 20260) is refused where it is entered, not met by every page that shows the meeting.
+FIRST_MEETING_YEAR = 2000
+MEETING_YEARS_AHEAD = 5
+#: The longest a meeting may last (a volunteer service over several days fits).
+LONGEST_MEETING = timedelta(days=7)
 
 
 class MeetingError(ValueError):
@@ -45,14 +51,32 @@ class MeetingFields:
     closes_after_min: int = 30
 
 
+def meeting_time_problem(at: datetime, today: datetime | None = None) -> str | None:
+    """Why ``at`` cannot be a meeting's time, or None: it must be a plain (zone-less) time,
+    local or UTC, from FIRST_MEETING_YEAR to MEETING_YEARS_AHEAD years from now."""
+    if at.tzinfo is not None:
+        return _("Enter the time without a time zone; it is read as the organisation's time.")
+    last = (today or utcnow()).year + MEETING_YEARS_AHEAD
+    if not FIRST_MEETING_YEAR <= at.year <= last:
+        return _("Enter a date from %(first)d to %(last)d.", first=FIRST_MEETING_YEAR, last=last)
+    return None
+
+
 def check_fields(f: MeetingFields) -> None:
     errors = {}
     if f.kind not in MEETING_KINDS:
         errors["kind"] = _("Choose a kind of meeting.")
     if not f.title.strip() or len(f.title) > 200:
         errors["title"] = _("A title of 1 to 200 characters is required.")
-    if f.ends_at <= f.starts_at:
+    for name in ("starts_at", "ends_at"):
+        if problem := meeting_time_problem(getattr(f, name)):
+            errors[name] = problem
+    if "starts_at" in errors or "ends_at" in errors:
+        pass  # the two cannot be compared
+    elif f.ends_at <= f.starts_at:
         errors["ends_at"] = _("The end must be after the start.")
+    elif f.ends_at - f.starts_at > LONGEST_MEETING:
+        errors["ends_at"] = _("A meeting lasts at most %(days)d days.", days=LONGEST_MEETING.days)
     if not 0 <= f.points <= 100:
         errors["points"] = _("Points must be between 0 and 100.")
     for name in ("late_after_min", "opens_before_min", "closes_after_min"):
@@ -102,8 +126,8 @@ def open_checkin(s: Session, actor: Actor, meeting: Meeting) -> None:
 def window(meeting: Meeting) -> tuple[datetime, datetime]:
     """The times between which check-in is accepted."""
     return (
-        meeting.starts_at - timedelta(minutes=meeting.opens_before_min),
-        meeting.ends_at + timedelta(minutes=meeting.closes_after_min),
+        shifted(meeting.starts_at, -timedelta(minutes=meeting.opens_before_min)),
+        shifted(meeting.ends_at, timedelta(minutes=meeting.closes_after_min)),
     )
 
 

@@ -13,11 +13,21 @@ def utcnow() -> datetime:
 LOCAL_OFFSET = timedelta(hours=8)
 
 
+def shifted(at: datetime, delta: timedelta) -> datetime:
+    """``at + delta``, held at the calendar's ends instead of overflowing: one odd stored time
+    (a meeting in year 0001) must not make every page that does arithmetic on it fail."""
+    try:
+        return at + delta
+    except OverflowError:
+        end = datetime.max if delta > timedelta(0) else datetime.min
+        return end.replace(tzinfo=at.tzinfo)
+
+
 def local_time(at: datetime) -> datetime:
     """A stored naive-UTC time as the organisation's wall-clock time."""
-    return at + LOCAL_OFFSET
+    return shifted(at, LOCAL_OFFSET)
 
 
 def from_local(at: datetime) -> datetime:
     """A wall-clock time entered in the organisation's zone, as naive UTC for storage."""
-    return at - LOCAL_OFFSET
+    return shifted(at, -LOCAL_OFFSET)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
 from qrservice.meetings import award_attendance_points
 from qrservice.models import Attendance, Card, Meeting, Member, Unit
-from qrservice.timeutil import utcnow
+from qrservice.timeutil import shifted, utcnow
 
 #: Every reason a check-in can be refused, shown alike by every client.
 REASONS = (
@@ -255,8 +255,8 @@ def redeem(
         }
         return result
 
-    opens = mrow.starts_at - timedelta(minutes=mrow.opens_before_min)
-    closes = mrow.ends_at + timedelta(minutes=mrow.closes_after_min)
+    opens = shifted(mrow.starts_at, -timedelta(minutes=mrow.opens_before_min))
+    closes = shifted(mrow.ends_at, timedelta(minutes=mrow.closes_after_min))
     late_offline = (
         via == "offline"
         and mrow.status == "closed"
@@ -285,9 +285,8 @@ def redeem(
             ),
             member,
         )
-    status = "visitor" if not expected else (
-        "late" if when > mrow.starts_at + timedelta(minutes=mrow.late_after_min) else "present"
-    )  # fmt: skip
+    late_from = shifted(mrow.starts_at, timedelta(minutes=mrow.late_after_min))
+    status = "visitor" if not expected else ("late" if when > late_from else "present")
 
     # 3. The write: a new row, or the absent/undone/excused row becomes attendance.
     values = {

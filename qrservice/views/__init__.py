@@ -7,9 +7,19 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
+from ..db import MAX_ID
 from ..i18n import LANGUAGE_NAMES
 from ..timeutil import LOCAL_OFFSET
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in this app: a whole number from 0 to the largest row id (MAX_ID)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def init_app(app: Flask) -> None:
@@ -18,6 +28,9 @@ def init_app(app: Flask) -> None:
 
     from . import auth, cards, meetings, members, members_io, org, users
 
+    # Every <int:...> of every blueprint is a row id: one converter bounds them all, so that a
+    # number past what the database holds is a 404, never a driver's OverflowError.
+    app.url_map.converters["int"] = RowIdConverter
     for module in (auth, org, members, users, members_io, cards, meetings, scan_views, scan_api):
         app.register_blueprint(module.bp)
 

@@ -19,6 +19,7 @@ from ..meetings import (
     close_checkin,
     counts,
     create_meeting,
+    meeting_time_problem,
     missing_members,
     open_checkin,
 )
@@ -51,11 +52,17 @@ def meeting_or_404(meeting_id: int) -> Meeting:
 
 
 def _local(value: str, field: str, errors: dict[str, str]) -> datetime:
+    """A form's local date and time as stored (naive UTC); a bad one is named in ``errors``."""
     try:
-        return from_local(datetime.fromisoformat(value))
+        at = datetime.fromisoformat(value)
     except ValueError:
         errors[field] = _("Enter a date and time.")
         return datetime(2000, 1, 1)
+    # Checked before the conversion: a zone or a year 0001 must not reach the arithmetic.
+    if problem := meeting_time_problem(at):
+        errors[field] = problem
+        return datetime(2000, 1, 1)
+    return from_local(at)
 
 
 def _int(value: str, field: str, errors: dict[str, str], default: int) -> int:

@@ -35,7 +35,8 @@ def _tri(value: str | None) -> bool | None:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    # Not str.isdigit: "²" is a digit to it, and 20 digits overflow the database's integer.
+    return db.parse_id(value)
 
 
 @bp.route("/")
