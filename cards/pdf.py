@@ -19,7 +19,7 @@ import io
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 
 from reportlab import rl_config
@@ -320,13 +320,18 @@ def draw_card_text(
     canvas.line(rule.x * mm, RULE_Y * mm, (rule.x + rule.width) * mm, RULE_Y * mm)
 
 
-def _canvas(out: io.BytesIO, page_mm: tuple[float, float], title: str) -> Canvas:
+def _canvas(out: io.BytesIO, page_mm: tuple[float, float], title: str, author: str) -> Canvas:
     register_fonts()
-    # invariant: the same data gives the same bytes (no timestamp or random document id).
+    # invariant: no random document id. It would also date the document 2000-01-01, so the
+    # real creation time (UTC) is written instead; the author is the issuing organisation.
     canvas = Canvas(
         out, pagesize=(page_mm[0] * mm, page_mm[1] * mm), pageCompression=1, invariant=1
     )
+    created = datetime.now(UTC)
+    canvas.setDateFormatter(lambda *_fixed: created.strftime("D:%Y%m%d%H%M%S+00'00'"))
     canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject("党员电子活动证 / Member cards")
     canvas.setCreator("qrservice cards")
     return canvas
 
@@ -334,7 +339,9 @@ def _canvas(out: io.BytesIO, page_mm: tuple[float, float], title: str) -> Canvas
 def render_card_pdf(face: CardFace) -> bytes:
     """One card on a page of its own size (85.6 x 54 mm), e.g. for a card printer."""
     out = io.BytesIO()
-    canvas = _canvas(out, (CARD_WIDTH_MM, CARD_HEIGHT_MM), f"{face.org_name} {face.member_name}")
+    canvas = _canvas(
+        out, (CARD_WIDTH_MM, CARD_HEIGHT_MM), f"{face.org_name} {face.member_name}", face.org_name
+    )
     draw_card(canvas, face, 0, 0)
     canvas.showPage()
     canvas.save()
@@ -394,7 +401,7 @@ def render_letters_pdf(letters: Iterable[Letter], lang: str = "both") -> bytes:
         if not letter.pin.strip():
             raise ValueError(f"letter for {letter.face.member_number} has no PIN")
     out = io.BytesIO()
-    canvas = _canvas(out, A4_MM, "Member cards / 党员电子活动证")
+    canvas = _canvas(out, A4_MM, "Member cards / 党员电子活动证", letters[0].face.org_name)
     codes = _codes_for([letter.face for letter in letters], processes=None)
     for letter, code in zip(letters, codes, strict=True):
         _draw_letter(canvas, letter, code, lang)
@@ -431,7 +438,7 @@ def render_badge_sheet(
         raise ValueError("no badges to print")
     total = len(faces)
     out = io.BytesIO()
-    canvas = _canvas(out, layout.page_size, f"Badges / 胸卡 ({layout.name})")
+    canvas = _canvas(out, layout.page_size, f"Badges / 胸卡 ({layout.name})", faces[0].org_name)
     badges = [(rect.x * mm, rect.y * mm) for rect in layout.badges()]
     scale = layout.badge_scale
     marks = _crop_mark_ops(layout)
