@@ -16,7 +16,10 @@ from .audit import Actor
 
 
 def _app() -> Flask:
-    return create_app()
+    app = create_app()
+    # Close the command's connections when it ends (a command may run inside a longer process).
+    click.get_current_context().call_on_close(db.engine_of(app).dispose)
+    return app
 
 
 def _require_current_schema(app: Flask) -> None:

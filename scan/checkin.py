@@ -5,17 +5,27 @@ It answers ``ok`` or ``refused`` with one reason from ``REASONS`` and a readable
 every client shows the same thing. A repeated nonce gets the first answer again without a
 second row, so an offline queue can be synced twice. Three queries at most: the card and its
 member, the meeting with this member's existing row, and the write.
+
+Simultaneous check-ins of one member (two scanners, one queue synced twice at once) never
+fail: on PostgreSQL the write that comes second writes nothing (``ON CONFLICT DO NOTHING``, or
+an update of a row that has changed) and the check-in is decided again on what is there now,
+so it answers as if it had come second: ``already_checked_in``, or the first answer replayed.
+SQLite queues writers instead (``db.begin_write``), so there the first decision stands.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
@@ -37,6 +47,7 @@ REASONS = (
     "meeting_not_open",
     "remote_not_allowed",
     "undone",  # a replay of a scan that was since taken back
+    "nonce_reused",  # the scan's nonce already recorded another check-in (meeting or member)
 )
 VIAS = ("scan", "screen_code", "remote", "manual", "offline")
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -123,6 +134,7 @@ _CARD_MEMBER = (
 )
 _MEMBER_BY_ID = _member_query().where(Member.id == bindparam("member_id"))
 _meeting_unit = aliased(Unit)
+_nonce_row = aliased(Attendance)
 _MEETING_WITH_ROW = (
     select(
         Meeting.id,
@@ -143,6 +155,11 @@ _MEETING_WITH_ROW = (
         Attendance.nonce.label("att_nonce"),
         Attendance.checked_in_at.label("att_at"),
         Attendance.via.label("att_via"),
+        # The row this scan's nonce already recorded, wherever it is (nonces are unique).
+        select(_nonce_row.id)
+        .where(_nonce_row.nonce == bindparam("nonce"))
+        .scalar_subquery()
+        .label("nonce_row"),
     )
     .join(_meeting_unit, _meeting_unit.id == Meeting.unit_id)
     .outerjoin(
@@ -151,7 +168,38 @@ _MEETING_WITH_ROW = (
     )
     .where(Meeting.id == bindparam("meeting_id"))
 )
-_INSERT_ATTENDANCE = insert(Attendance.__table__)
+#: A row written since we read (the same member scanned at once elsewhere, or the same nonce
+#: synced twice at once) makes the insert do nothing instead of failing the transaction.
+_INSERT_ATTENDANCE = {
+    "postgresql": postgresql.insert(Attendance.__table__)
+    .on_conflict_do_nothing()
+    .returning(Attendance.id),
+    "sqlite": sqlite.insert(Attendance.__table__).on_conflict_do_nothing().returning(Attendance.id),
+}
+
+
+P = ParamSpec("P")
+
+
+class _Outrun(Exception):
+    """Another transaction wrote this member's row, or this nonce, between our read and our
+    write: nothing was written, and the check-in is to be decided again."""
+
+
+def _again_when_outrun(decide: Callable[P, CheckinResult]) -> Callable[P, CheckinResult]:
+    """Decide again on what is there now when a write was outrun (PostgreSQL reads what
+    others committed at each statement, at its default READ COMMITTED isolation)."""
+
+    @functools.wraps(decide)
+    def again(*args: P.args, **kwargs: P.kwargs) -> CheckinResult:
+        for _attempt in range(3):
+            try:
+                return decide(*args, **kwargs)
+            except _Outrun:
+                continue
+        raise RuntimeError("a check-in was outrun three times in a row")
+
+    return again
 
 
 def _member_dict(row: Any) -> dict[str, Any]:
@@ -159,6 +207,7 @@ def _member_dict(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "number": row.number, "branch": branch}
 
 
+@_again_when_outrun
 def redeem(
     s: Session,
     *,
@@ -231,7 +280,9 @@ def redeem(
         )
 
     # 2. The meeting, with this member's row if there is one.
-    mrow = conn.execute(_MEETING_WITH_ROW, {"member_id": row.id, "meeting_id": meeting_id}).first()
+    mrow = conn.execute(
+        _MEETING_WITH_ROW, {"member_id": row.id, "meeting_id": meeting_id, "nonce": nonce}
+    ).first()
     if mrow is None or (scope_path is not None and not mrow.unit_path.startswith(scope_path)):
         raise MeetingNotFound(meeting_id)
 
@@ -242,6 +293,12 @@ def redeem(
         result = _ok(member, existing, mrow.att_at, mrow.att_via)
         result.replayed = True
         return result
+    if nonce is not None and mrow.nonce_row is not None:
+        # A client must make a new nonce for every scan: this one recorded something else.
+        return _refused(
+            "nonce_reused",
+            _("This scan's id was already used for another check-in. Scan the card again."),
+        )
     if existing in ("present", "late", "visitor", "made_up"):
         result = _refused(
             "already_checked_in",
@@ -294,14 +351,38 @@ def redeem(
         "nonce": nonce, "recorded_by": recorded_by,
     }  # fmt: skip
     if existing is None:
-        conn.execute(_INSERT_ATTENDANCE, {"meeting_id": meeting_id, "member_id": row.id, **values})
+        insert = _INSERT_ATTENDANCE[conn.dialect.name]
+        written = conn.execute(insert, {"meeting_id": meeting_id, "member_id": row.id, **values})
+        if written.scalar() is None:
+            raise _Outrun
     else:
-        conn.execute(update(Attendance).where(Attendance.id == mrow.att_id).values(**values))
+        _update_row(s, mrow.att_id, existing, values)
     if late_offline and status != "visitor":
         meeting = s.get(Meeting, meeting_id)
         assert meeting is not None
         award_attendance_points(s, meeting, row.id, recorded_by)
     return _ok(member, status, when, via)
+
+
+def _update_row(s: Session, att_id: int, seen_status: str, values: dict[str, Any]) -> None:
+    """Turn the row read with ``seen_status`` into attendance, unless it changed since."""
+    statement = (
+        update(Attendance)
+        .where(Attendance.id == att_id, Attendance.status == seen_status)
+        .values(**values)
+    )
+    if values["nonce"] is None:
+        written = s.connection().execute(statement).rowcount
+    else:
+        # A nonce that another row took a moment ago fails its unique constraint; the
+        # savepoint keeps the transaction (a sync's other scans) to decide again.
+        try:
+            with s.begin_nested():
+                written = s.connection().execute(statement).rowcount
+        except IntegrityError:
+            written = 0
+    if written == 0:
+        raise _Outrun
 
 
 def _ok(member: dict[str, Any], status: str, at: datetime, via: str) -> CheckinResult:

@@ -2,7 +2,7 @@
 
 The suite runs on SQLite (the default) or on PostgreSQL: ``pytest --db postgresql`` (or
 ``TEST_DB=postgresql``). PostgreSQL is the server ``TEST_DATABASE_URL`` names, else a
-throw-away cluster started for the session (tests/pgserver.py). When PostgreSQL is asked for
+throw-away cluster started for the session (tests/databases.py). When PostgreSQL is asked for
 and cannot be had, every test that needs a database fails and says why: it never skips.
 
 The demo organisation is built once per session through the real migrations; every test gets
@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from qrservice import create_app, db, schema
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD, build_demo
-from tests.pgserver import DATABASE_URLS, Databases, PostgresUnavailable, throwaway_cluster
+from tests.databases import APPS, DATABASE_URLS, Databases, PostgresUnavailable, throwaway_cluster
 
 TEST_CONFIG = {"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "TESTING": True}
 #: The demo is built as of today: its meeting open "now" must be open while the tests run.
@@ -114,7 +114,15 @@ def database_url(data_dir: Path) -> str:
 def make_app(data_dir: Path, **overrides: object) -> Flask:
     config = {**TEST_CONFIG, "DATABASE_URL": database_url(data_dir)}
     config.update(overrides)
-    return create_app(config, data_dir=data_dir)
+    app = create_app(config, data_dir=data_dir)
+    APPS.setdefault(data_dir.resolve(), []).append(app)
+    return app
+
+
+def dispose_apps(data_dir: Path) -> None:
+    """Close the connections of every app made on this folder."""
+    for app in APPS.pop(data_dir.resolve(), []):
+        db.engine_of(app).dispose()
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +137,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, pg: Databases | None
     with app.app_context(), db.transaction(app) as s:
         build_demo(s, app.config["ID_HASH_KEY"], DEMO_TODAY, ring=key_ring())
     # A template database must have no connection left when it is copied.
-    db.engine_of(app).dispose()
+    dispose_apps(folder)
     return folder
 
 
@@ -138,16 +146,17 @@ def data_dir(tmp_path: Path, demo_template: Path, pg: Databases | None) -> Itera
     """This test's data folder, with its own copy of the demo database."""
     folder = tmp_path / "data"
     shutil.copytree(demo_template, folder)
-    if pg is None:
-        yield folder
-        return
-    name = pg.create("t", template=make_url(database_url(demo_template)).database)
-    DATABASE_URLS[folder.resolve()] = pg.url(name)
+    name = None
+    if pg is not None:
+        name = pg.create("t", template=make_url(database_url(demo_template)).database)
+        DATABASE_URLS[folder.resolve()] = pg.url(name)
     try:
         yield folder
     finally:
-        del DATABASE_URLS[folder.resolve()]
-        pg.drop(name)
+        dispose_apps(folder)
+        if pg is not None and name is not None:
+            del DATABASE_URLS[folder.resolve()]
+            pg.drop(name)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A PostgreSQL server for the test suite: the one TEST_DATABASE_URL names, or a throw-away one.
+"""The suite's databases: a PostgreSQL server (the one TEST_DATABASE_URL names, or a throw-away
+one), the database of each test's data folder, and the apps opened on them.
 
 The throw-away cluster runs Debian's binaries (``/usr/lib/postgresql/<version>/bin``) in a
 temporary folder, listening on 127.0.0.1 on a free port, with fsync off (its data is thrown
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -37,9 +39,13 @@ SETTINGS = {
 }
 
 
+# Kept here, not in conftest.py: tests import ``tests.conftest``, a second copy of that module.
 #: The PostgreSQL database of each data folder of this run (SQLite keeps its file inside the
-#: folder). Kept here, not in conftest.py: tests import ``tests.conftest`` as a second module.
+#: folder).
 DATABASE_URLS: dict[Path, str] = {}
+#: The apps made on each data folder, whose engines are disposed when the test ends (a
+#: PostgreSQL connection left to the garbage collector warns).
+APPS: dict[Path, list[Flask]] = {}
 
 
 class PostgresUnavailable(RuntimeError):
