@@ -1,22 +1,32 @@
-"""Benchmark: meeting check-in and the card page under gunicorn, against hello-world.
+"""Benchmark: check-in, the card page and the scanner's status call under gunicorn.
 
-    python bench/checkin.py [--duration 10] [--warmup 3] [--connections 32] [--keep]
+    python bench/checkin.py [--quick] [--sections capacity,latency,growth,memory] [--keep]
 
-Builds a fresh data folder in a temp directory (``qrservice init-db``, then the demo plus
-2,000 members of branch B01 with cards and 20 open meetings of that branch, made with the
-app's own functions), starts ``qrservice serve`` (gunicorn, sync workers, one per core) on a
-free port of 127.0.0.1 and loads it with wrk, four runs in a row, each after a short warm-up:
+One command, four sections, every figure measured in this run (the machine is shared and the
+load generator runs on the same two cores as the server, so only ratios and same-run
+comparisons mean anything):
 
-1. hello     ``GET /healthz`` (the app's own "ok" route): the reference;
-2. check-in  ``POST /api/v1/meetings/<id>/checkins`` as branch B01's secretary, every request a
-             new (meeting, member) pair with its own nonce, so every answer inserts a row;
-3. card page ``GET /c/<token>`` as a stranger (no cookie), cycling over every card;
-4. hello     again, so the reference brackets the runs it is compared with.
+capacity  closed loop: ``wrk -t2 -c32`` against ``qrservice serve`` (gunicorn, sync workers, one
+          per core), each route bracketed by hello-world (``GET /healthz``) runs, in rounds; a
+          route's ratio is its req/s over the mean of the two hello runs around it, and the
+          median over the rounds counts. Routes: check-in through the JSON API with the
+          secretary's login session (every request a new (meeting, member) pair, so every answer
+          inserts a row), check-in by a scanner device (bearer token), the card page as a
+          stranger (no cookie), the card page unlocked on the member's phone (its signed
+          cookie), and the status call (for the latency section's rates).
+latency   open loop (``bench/openloop.py``): requests sent at a fixed rate, each timed from its
+          scheduled send, at 100 req/s and at half the route's capacity measured above.
+growth    the same three routes at a low fixed rate against the organisation of 1,000 members
+          and that of 100,000 members (a year of attendance each, ``bench/dataset.py``,
+          built once and cached in ``bench/.cache/``), alternating; the ratio of the p50s.
+memory    ``bench/badges.py --memory``: the peak RSS of a process printing a 10,000-badge sheet
+          through the app's own route.
 
-The machine is shared and wrk runs on the same cores as the server, so only ratios measured
-in the same run mean anything. Prints a table with PASS/FAIL per target and exits non-zero if
-a target fails or the check that the answers were real (2xx, one new attendance row per
-check-in) does not hold.
+Prints the machine, the commit, each section's table with PASS/FAIL per target and exits 1 if
+a target or a check (every check-in answered ``ok`` and inserted its row) fails. Only ever
+targets 127.0.0.1. ``--quick`` runs shorter and fewer rounds (about two minutes once the
+organisations are cached); the first run builds the 100,000-member organisation (a few
+minutes, once).
 """
 
 from __future__ import annotations
@@ -24,10 +34,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.cookiejar
+import importlib.util
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import signal
@@ -41,171 +51,165 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dataset  # noqa: E402
+from dataset import OPEN_TITLE, SCAN_BRANCH, SECRETARY, sql_time  # noqa: E402
+from openloop import OpenLoopResult, raw_request, run_open_loop  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
-
-from cards.tokens import card_url  # noqa: E402
-from qrservice import create_app, db  # noqa: E402
-from qrservice.audit import Actor  # noqa: E402
-from qrservice.demo import GIVEN, SECRETARY_PASSWORD, SURNAMES, build_demo  # noqa: E402
-from qrservice.issuance import active_card, issue_cards  # noqa: E402
-from qrservice.meetings import MeetingFields, create_meeting, open_checkin  # noqa: E402
-from qrservice.members import clean_member, create_member  # noqa: E402
-from qrservice.models import Attendance, Card, Member, Unit  # noqa: E402
-from qrservice.signing_keys import key_ring  # noqa: E402
-from qrservice.timeutil import utcnow  # noqa: E402
-
-BRANCH = "B01"
-SECRETARY = "secretary1"  # the demo's secretary of B01
 #: wrk and the login send the same User-Agent: Flask-Login's session protection compares the
 #: session's identifier (address and User-Agent) with the request's.
-USER_AGENT = "qrservice-bench/1"
-#: Check-ins sent with urllib before the load, to see the answer wrk will get.
-SAMPLES = 3
-CARD_BATCH = 200
+USER_AGENT = "qrservice-bench/2"
+SECRETARY_PASSWORD = "demo-secretary-2026"  # noqa: S105 - the demo's published password
 
-TARGET_CHECKIN_RATIO = 0.35
-TARGET_CARD_RATIO = 0.30
-TARGET_P99_MS = 30.0
+TARGETS_CAPACITY = {"check-in": 0.35, "card page": 0.30, "card unlocked": 0.25}
+TARGET_P99_AT_100_MS = 10.0
+TARGET_P99_OVER_P50_AT_HALF = 3.0
+TARGET_GROWTH = 1.5
+TARGET_MEMORY_MB = 250.0
 #: Hello runs further apart than this (relative to their mean) mean the machine was busy.
 NOISY = 0.15
 
 
-# -- data ---------------------------------------------------------------------------------
+# -- the organisation of one run ------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    meeting_ids: list[int]
+@dataclasses.dataclass
+class RunData:
+    org: dataset.Organisation
+    base_url: str  # what the cards' codes point at
+    scan_meetings: list[int]
+    status_meeting: int
     #: (meeting id, member id, card URL): each one check-in that must insert a new row.
     pairs: list[tuple[int, int, str]]
-    #: Every active card's token (the demo's members and the extra ones).
+    #: Every card's token.
     tokens: list[str]
+    #: (token, unlock cookie value) of members outside the scan branch.
+    unlocked: list[tuple[str, str]]
+    used: int = 0  # pairs handed out so far
+
+    def take(self, n: int) -> list[tuple[int, int, str]]:
+        chunk = self.pairs[self.used : self.used + n]
+        self.used += len(chunk)
+        return chunk
 
 
-def build_data(data_dir: Path, n_members: int, n_meetings: int) -> Dataset:
-    subprocess.run(
-        [sys.executable, "-m", "qrservice.cli", "init-db"],
-        env=server_env(data_dir), check=True, stdout=subprocess.DEVNULL, timeout=120,
-    )  # fmt: skip
-    app = create_app(data_dir=data_dir)
-    today = date.today()
-    rng = random.Random(20260801)
-    actor = Actor.system("bench")
-    key = app.config["ID_HASH_KEY"]
+def cleanup(org: dataset.Organisation) -> None:
+    """Remove what earlier runs added (open meetings and their attendance)."""
+    conn = dataset.connect(org.data_dir)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        ids = [r[0] for r in conn.execute("SELECT id FROM meeting WHERE title LIKE ?",
+                                          (OPEN_TITLE + "%",))]  # fmt: skip
+        for first in range(0, len(ids), 500):
+            chunk = ids[first : first + 500]
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM attendance WHERE meeting_id IN ({marks})", chunk)  # noqa: S608
+            conn.execute(f"DELETE FROM meeting WHERE id IN ({marks})", chunk)  # noqa: S608
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def prepare(org: dataset.Organisation, n_meetings: int) -> RunData:
+    """Open ``n_meetings`` meetings of the scan branch now, and one more for the status call
+    with a third of its members checked in; collect codes and unlock cookies."""
+    from itsdangerous import URLSafeSerializer
+
+    from cards.tokens import card_url
+    from qrservice import create_app
+    from qrservice.timeutil import utcnow
+
+    cleanup(org)
+    app = create_app(data_dir=org.data_dir)
     base = app.config["PUBLIC_BASE_URL"]
-    with app.app_context():
-        ring = key_ring()
-        with db.transaction(app) as s:
-            build_demo(s, key, today, ring=ring)
-            branch = s.scalar(select(Unit).where(Unit.code == BRANCH))
-            member_ids = []
-            for i in range(n_members):
-                joined = today - timedelta(days=rng.randint(400, 30 * 365))
-                raw = {
-                    "number": f"9{i:07d}",
-                    "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
-                    "gender": rng.choice(("male", "female")),
-                    "phone": f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
-                    "joined_on": joined.isoformat(),
-                    "status": "full",
-                    "unit": BRANCH,
-                    "floating": "no",
-                }
-                clean = clean_member(raw, {BRANCH: branch}, today)
-                member_ids.append(create_member(s, actor, clean, key).id)
-            now = utcnow()
-            meetings = []
-            for i in range(n_meetings):
-                fields = MeetingFields(
-                    unit=branch, kind="branch_general", title=f"压测会议 {i + 1}",
-                    starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=3),
-                )  # fmt: skip
-                meeting = create_meeting(s, actor, fields)
-                open_checkin(s, actor, meeting)
-                meetings.append(meeting.id)
-        # Cards in batches, each in a session of its own: issue_card's member lock costs time
-        # in proportion to the objects the session holds (see bench/README.md).
-        for first in range(0, len(member_ids), CARD_BATCH):
-            with db.transaction(app) as s:
-                batch = member_ids[first : first + CARD_BATCH]
-                members = s.scalars(select(Member).where(Member.id.in_(batch)).order_by(Member.id))
-                issue_cards(s, actor, list(members), ring)
-        with db.transaction(app) as s:
-            urls = {i: card_url(base, active_card(s, i).token) for i in member_ids}
-            tokens = list(s.scalars(select(Card.token).where(Card.status == "active")))
-    db.engine_of(app).dispose()
-    pairs = [(mid, member_id, urls[member_id]) for mid in meetings for member_id in urls]
-    return Dataset(meetings, pairs, tokens)
-
-
-class Counter:
-    """Reads attendance from the benchmark's database between runs (the server is idle)."""
-
-    def __init__(self, data_dir: Path, meeting_ids: list[int]) -> None:
-        self.app = create_app(data_dir=data_dir)
-        self.meeting_ids = meeting_ids
-
-    def rows(self) -> int:
-        with self.app.app_context(), db.transaction(self.app) as s:
-            return s.scalar(
-                select(func.count())
-                .select_from(Attendance)
-                .where(Attendance.meeting_id.in_(self.meeting_ids))
+    # The card page's unlock cookie, signed as scan.views signs it after a right PIN.
+    unlock = URLSafeSerializer(app.config["SECRET_KEY"], salt="qrservice.card-unlock")
+    now = utcnow().replace(microsecond=0)
+    conn = dataset.connect(org.data_dir)
+    try:
+        branch_id, branch_path = conn.execute(
+            "SELECT id, path FROM unit WHERE code = ?", (SCAN_BRANCH,)
+        ).fetchone()
+        conn.execute("BEGIN IMMEDIATE")
+        ids = []
+        for i in range(n_meetings + 1):
+            title = f"{OPEN_TITLE} {i}" if i < n_meetings else f"{OPEN_TITLE} status"
+            cursor = conn.execute(
+                "INSERT INTO meeting (unit_id, kind, title, starts_at, ends_at, place, "
+                "remote_allowed, opens_before_min, closes_after_min, late_after_min, points, "
+                "screen_code_ttl, status, opened_at, created_by, created_at) "
+                "VALUES (?, 'branch_general', ?, ?, ?, NULL, 0, 30, 30, 10, 1, 30, 'open', ?, "
+                "'bench', ?)",
+                (branch_id, title, sql_time(now - timedelta(minutes=5)),
+                 sql_time(now + timedelta(hours=3)), sql_time(now), sql_time(now)),
+            )  # fmt: skip
+            ids.append(cursor.lastrowid)
+        members = conn.execute(
+            "SELECT m.id, c.token FROM member m JOIN unit u ON u.id = m.unit_id "
+            "JOIN card c ON c.member_id = m.id AND c.status = 'active' "
+            "WHERE u.path LIKE ? AND m.active = 1 ORDER BY m.id",
+            (branch_path + "%",),
+        ).fetchall()
+        status_meeting = ids[-1]
+        for member_id, _ in members[: len(members) // 3]:
+            conn.execute(
+                "INSERT INTO attendance (meeting_id, member_id, status, via, checked_in_at, "
+                "recorded_by) VALUES (?, ?, 'present', 'scan', ?, 'bench')",
+                (status_meeting, member_id, sql_time(now - timedelta(minutes=2))),
             )
+        conn.execute("COMMIT")
+        cards = conn.execute(
+            "SELECT c.member_id, c.token, u.path LIKE ? FROM card c "
+            "JOIN member m ON m.id = c.member_id JOIN unit u ON u.id = m.unit_id "
+            "WHERE c.status = 'active' ORDER BY c.id",
+            (branch_path + "%",),
+        ).fetchall()
+    finally:
+        conn.close()
+    pairs = [(mid, member, card_url(base, token)) for mid in ids[:-1] for member, token in members]
+    unlocked = [
+        (token, unlock.dumps({"u": {str(member): 1}, "t": token}))
+        for member, token, in_scan_branch in cards
+        if not in_scan_branch
+    ]
+    return RunData(org, base, ids[:-1], status_meeting, pairs, [t for _, t, _ in cards], unlocked)
 
-    def settled_rows(self, timeout: float = 10.0) -> int:
-        """The row count once it stops changing: when wrk stops at its deadline, the server
-        still answers the requests already sent (up to one per connection)."""
-        deadline = time.monotonic() + timeout
-        last = self.rows()
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
-            now = self.rows()
-            if now == last:
-                break
-            last = now
-        return last
 
-    def unused(self, pairs: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-        with self.app.app_context(), db.transaction(self.app) as s:
-            used = {
-                (meeting_id, member_id)
-                for meeting_id, member_id in s.execute(
-                    select(Attendance.meeting_id, Attendance.member_id).where(
-                        Attendance.meeting_id.in_(self.meeting_ids)
-                    )
-                )
-            }
-        return [p for p in pairs if (p[0], p[1]) not in used]
+def attendance_rows(org: dataset.Organisation, meeting_ids: list[int]) -> int:
+    conn = dataset.connect(org.data_dir)
+    try:
+        marks = ",".join("?" * len(meeting_ids))
+        return conn.execute(
+            f"SELECT count(*) FROM attendance WHERE meeting_id IN ({marks})",  # noqa: S608
+            meeting_ids,
+        ).fetchone()[0]
+    finally:
+        conn.close()
 
-    def kinds(self) -> dict[tuple[str, str, str], int]:
-        """(status, via, recorded_by) → rows: every benchmark row should be a secretary's scan."""
-        with self.app.app_context(), db.transaction(self.app) as s:
-            rows = s.execute(
-                select(Attendance.status, Attendance.via, Attendance.recorded_by, func.count())
-                .where(Attendance.meeting_id.in_(self.meeting_ids))
-                .group_by(Attendance.status, Attendance.via, Attendance.recorded_by)
-            ).all()
-        return {(a, b, c): n for a, b, c, n in rows}
 
-    def close(self) -> None:
-        db.engine_of(self.app).dispose()
+def settled_rows(org: dataset.Organisation, meeting_ids: list[int], timeout: float = 10) -> int:
+    """The row count once it stops changing: when wrk stops at its deadline, the server still
+    answers the requests already sent (up to one per connection)."""
+    deadline = time.monotonic() + timeout
+    last = attendance_rows(org, meeting_ids)
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = attendance_rows(org, meeting_ids)
+        if now == last:
+            break
+        last = now
+    return last
 
 
 # -- server -------------------------------------------------------------------------------
-
-
-def server_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "QRSERVICE_ENV")}
-    env["QRSERVICE_DATA"] = str(data_dir)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 def free_port() -> int:
@@ -217,18 +221,19 @@ def free_port() -> int:
 class Server:
     """``qrservice serve`` as a child process in its own process group."""
 
-    def __init__(self, data_dir: Path, workers: int, access_log: Path) -> None:
+    def __init__(self, data_dir: Path, workers: int, access_log: Path, errors: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.host = f"127.0.0.1:{self.port}"
         self.log = open(access_log, "wb")  # noqa: SIM115 - closed in stop()
-        self.errors = open(data_dir / "server.err", "wb")  # noqa: SIM115
+        self.err_path = errors
+        self.errors = open(errors, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "qrservice.cli", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(workers)],
-            env=server_env(data_dir), stdout=self.log, stderr=self.errors, cwd=ROOT,
+            env=dataset.server_env(data_dir), stdout=self.log, stderr=self.errors, cwd=ROOT,
             start_new_session=True,
         )  # fmt: skip
-        self.err_path = data_dir / "server.err"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -243,6 +248,12 @@ class Server:
                 time.sleep(0.2)
         raise SystemExit(f"server not ready after {timeout:.0f} s")
 
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(x) for x in out.split()]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -255,7 +266,7 @@ class Server:
         self.errors.close()
 
 
-# -- the secretary's session --------------------------------------------------------------
+# -- the secretary's session ----------------------------------------------------------------
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -266,54 +277,113 @@ class Login:
     csrf: str
 
 
-def log_in(base: str) -> Login:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def log_in(base: str, meeting_id: int) -> Login:
+    """The secretary's session cookie, and the CSRF token the scanner page of the meeting gives
+    its API calls (what the scanner sends in X-CSRFToken)."""
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(jar), _NoRedirect()
+    )
     opener.addheaders = [("User-Agent", USER_AGENT)]
     with opener.open(base + "/login", timeout=10) as r:
         form_token = CSRF_RE.search(r.read().decode())
     assert form_token, "no csrf_token on the login page"
     form = {"username": SECRETARY, "password": SECRETARY_PASSWORD, "csrf_token": form_token[1]}
-    with opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=10) as r:
-        page = r.read().decode()  # the page after the redirect carries the logout form's token
-    token = CSRF_RE.search(page)
-    assert token and "/logout" in page, "the secretary's login failed"
+    try:
+        opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=10)
+    except urllib.error.HTTPError as exc:  # the redirect after a successful login
+        if exc.code not in (302, 303):
+            raise SystemExit(f"the secretary's login answered {exc.code}") from None
+    with opener.open(f"{base}/scan/meetings/{meeting_id}", timeout=10) as r:
+        token = re.search(r'name="csrf-token" content="([^"]+)"', r.read().decode())
+    assert token, "no CSRF token on the scanner page: the login failed?"
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     return Login(cookie, token[1])
 
 
-def checkin_path(meeting_id: int) -> str:
-    return f"/api/v1/meetings/{meeting_id}/checkins"
+# -- the routes, as requests -------------------------------------------------------------------
 
 
-def nonce_of(index: int) -> str:
-    return f"bench-{index:010d}"  # 16 characters: the shortest nonce the API takes
+@dataclasses.dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    cookie: str = ""
+    body: str = ""
 
 
-def checkin_body(url: str, index: int) -> str:
-    return json.dumps({"code": url, "nonce": nonce_of(index), "via": "scan"})
+def checkin_requests(pairs: list[tuple[int, int, str]], first_nonce: int) -> list[Request]:
+    return [
+        Request(
+            "POST",
+            f"/api/v1/meetings/{meeting_id}/checkins",
+            body=json.dumps({"code": url, "nonce": f"bench-{first_nonce + i:011d}", "via": "scan"}),
+        )
+        for i, (meeting_id, _, url) in enumerate(pairs)
+    ]
 
 
-def sample_checkins(base: str, login: Login, pairs: list[tuple[int, int, str]]) -> list[dict]:
-    answers = []
-    for i, (meeting_id, _, url) in enumerate(pairs):
-        request = urllib.request.Request(
-            base + checkin_path(meeting_id), data=checkin_body(url, 10**9 + i).encode(),
-            headers={"Cookie": login.cookie, "X-CSRFToken": login.csrf,
-                     "Content-Type": "application/json", "User-Agent": USER_AGENT},
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=10) as r:
-                answers.append(json.loads(r.read()))
-        except urllib.error.HTTPError as exc:
-            raise SystemExit(f"sample check-in answered {exc.code}: {exc.read()[:300]!r}") from None
-    return answers
+@dataclasses.dataclass
+class Route:
+    label: str
+    #: Requests for ``n`` sends; check-ins take new pairs, the others cycle.
+    make: Callable[[int], list[Request]]
+    headers: dict[str, str]
+    #: Check-ins must each insert a row: the scan meetings to count rows in.
+    counts_rows: bool = False
 
 
-def sample_card_page(base: str, token: str) -> tuple[int, int]:
-    request = urllib.request.Request(base + "/c/" + token, headers={"User-Agent": USER_AGENT})
-    with urllib.request.urlopen(request, timeout=10) as r:
-        return r.status, len(r.read())
+def routes_for(data: RunData, login: Login, nonce_base: list[int]) -> dict[str, Route]:
+    api_headers = {
+        "Cookie": login.cookie, "X-CSRFToken": login.csrf, "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }  # fmt: skip
+    plain = {"User-Agent": USER_AGENT}
+
+    def checkins(n: int) -> list[Request]:
+        pairs = data.take(n)
+        nonce_base[0] += len(pairs)
+        requests = checkin_requests(pairs, nonce_base[0] - len(pairs))
+        # Once the pairs are used up the client asks for a missing page: the 404s show up as
+        # errors instead of passing for check-ins.
+        return requests + [Request("GET", "/bench/pairs-used-up")] * (n - len(requests))
+
+    def cards(n: int) -> list[Request]:
+        return [Request("GET", f"/c/{data.tokens[i % len(data.tokens)]}") for i in range(n)]
+
+    def unlocked(n: int) -> list[Request]:
+        items = data.unlocked
+        return [
+            Request("GET", f"/c/{items[i % len(items)][0]}", cookie=f"qrcard={items[i % len(items)][1]}")
+            for i in range(n)
+        ]  # fmt: skip
+
+    def status(n: int) -> list[Request]:
+        return [Request("GET", f"/api/v1/meetings/{data.status_meeting}/status")] * n
+
+    return {
+        "hello": Route("hello", lambda n: [Request("GET", "/healthz")] * n, plain),
+        "check-in": Route("check-in", checkins, api_headers, counts_rows=True),
+        "card page": Route("card page", cards, plain),
+        "card unlocked": Route("card unlocked", unlocked, plain),
+        "status": Route("status", status, api_headers),
+    }
+
+
+def device_route(data: RunData, server: Server) -> Route | None:
+    """Check-in by a scanner device with its bearer token, once scanner devices exist.
+
+    TODO: benchmark it when ``qrservice.devices`` (pairing a device, its bearer token on the
+    check-in API) lands; until then the section prints "device path: not available yet".
+    """
+    if importlib.util.find_spec("qrservice.devices") is None:
+        return None
+    return None  # the module exists but its pairing API is not wired into this script yet
 
 
 # -- wrk ----------------------------------------------------------------------------------
@@ -325,23 +395,18 @@ def lua_string(text: str) -> str:
     return f'"{text}"'
 
 
-LUA_COMMON = """\
--- Written by bench/checkin.py for one wrk run; each wrk thread takes a disjoint share.
+LUA = """\
+-- Written by bench/checkin.py for one wrk run; each wrk thread takes a disjoint share of the
+-- requests in the data file (method, path, cookie, body separated by tabs), in order.
 local data_file = {data_file}
 local thread_count = {threads}
+local cycle = {cycle}
 local next_index = 0
 function setup(thread)
   thread:set("thread_index", next_index)
   next_index = next_index + 1
 end
-"""
-
-LUA_CHECKIN = """\
-wrk.method = "POST"
-wrk.headers["Cookie"] = {cookie}
-wrk.headers["X-CSRFToken"] = {csrf}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["User-Agent"] = {user_agent}
+{static_headers}
 local queue = {{}}
 local position = 0
 local spent
@@ -349,66 +414,44 @@ function init(args)
   local n = 0
   for line in io.lines(data_file) do
     if n % thread_count == thread_index then
-      local path, body = line:match("^(%S+) (.+)$")
-      queue[#queue + 1] = wrk.format("POST", path, nil, body)
+      local method, path, cookie, body = line:match("^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$")
+      local headers = nil
+      if cookie ~= "" then headers = {{["Cookie"] = cookie}} end
+      if body == "" then body = nil end
+      queue[#queue + 1] = wrk.format(method, path, headers, body)
     end
     n = n + 1
   end
-  -- Once this thread's pairs are used up it asks for a missing page: the 404s show up as
-  -- "Non-2xx" instead of passing for check-ins.
   spent = wrk.format("GET", "/bench/pairs-used-up", nil, nil)
 end
 function request()
   position = position + 1
-  return queue[position] or spent
-end
-"""
-
-LUA_CARD = """\
-wrk.method = "GET"
-wrk.headers["User-Agent"] = {user_agent}
-local queue = {{}}
-local position = 0
-function init(args)
-  for line in io.lines(data_file) do
-    queue[#queue + 1] = wrk.format("GET", line)
+  if position > #queue then
+    if not cycle then return spent end
+    position = 1
   end
-  position = (thread_index * math.floor(#queue / thread_count)) % #queue
-end
-function request()
-  position = position % #queue + 1
   return queue[position]
 end
 """
 
 
-def write_checkin_script(
-    folder: Path, name: str, pairs: list[tuple[int, int, str]], first_index: int,
-    login: Login, threads: int,
+def write_wrk_script(
+    folder: Path, name: str, requests: list[Request], headers: dict[str, str], threads: int,
+    cycle: bool,
 ) -> Path:  # fmt: skip
     data = folder / f"{name}.txt"
     with data.open("w") as f:
-        for i, (meeting_id, _, url) in enumerate(pairs):
-            f.write(f"{checkin_path(meeting_id)} {checkin_body(url, first_index + i)}\n")
+        for r in requests:
+            f.write(f"{r.method}\t{r.path}\t{r.cookie}\t{r.body}\n")
+    static = "\n".join(
+        f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()
+    )
     script = folder / f"{name}.lua"
     script.write_text(
-        LUA_COMMON.format(data_file=lua_string(str(data)), threads=threads)
-        + LUA_CHECKIN.format(
-            cookie=lua_string(login.cookie),
-            csrf=lua_string(login.csrf),
-            user_agent=lua_string(USER_AGENT),
+        LUA.format(
+            data_file=lua_string(str(data)), threads=threads,
+            cycle="true" if cycle else "false", static_headers=static,
         )  # fmt: skip
-    )
-    return script
-
-
-def write_card_script(folder: Path, tokens: list[str], threads: int) -> Path:
-    data = folder / "cards.txt"
-    data.write_text("".join(f"/c/{t}\n" for t in tokens))
-    script = folder / "cards.lua"
-    script.write_text(
-        LUA_COMMON.format(data_file=lua_string(str(data)), threads=threads)
-        + LUA_CARD.format(user_agent=lua_string(USER_AGENT))
     )
     return script
 
@@ -421,7 +464,6 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     socket_errors: str
-    output: str
 
 
 UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -448,22 +490,235 @@ def parse_wrk(output: str) -> WrkResult:
         p99_ms=_ms(find(r"^\s+99%\s+(\S+)")[1]),
         non_2xx=int(non_2xx[1]) if non_2xx else 0,
         socket_errors=errors[1] if errors else "",
-        output=output,
     )
 
 
-def run_wrk(
-    url: str, seconds: float, threads: int, connections: int, script: Path | None = None
-) -> WrkResult:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-               "--timeout", "5s"]  # fmt: skip
-    if script is not None:
-        command += ["-s", str(script)]
-    command.append(url)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    if done.returncode != 0:
-        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    return parse_wrk(done.stdout)
+class Wrk:
+    def __init__(self, server: Server, folder: Path, threads: int, connections: int) -> None:
+        self.server = server
+        self.folder = folder
+        self.threads = threads
+        self.connections = connections
+        self.runs = 0
+
+    def run(self, route: Route, seconds: float, expected_rps: float = 3000) -> WrkResult:
+        self.runs += 1
+        # Enough requests for the run at the rate expected (check-ins are not reused).
+        n = int(expected_rps * seconds * 1.5) + 1000 if route.counts_rows else 5000
+        script = write_wrk_script(
+            self.folder, f"wrk-{self.runs}", route.make(n), route.headers, self.threads,
+            cycle=not route.counts_rows,
+        )  # fmt: skip
+        command = ["wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds:g}s",
+                   "--latency", "--timeout", "5s", "-s", str(script), self.server.base]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+        if done.returncode != 0:
+            raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return parse_wrk(done.stdout)
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Check:
+    section: str
+    name: str
+    value: str
+    target: str
+    ok: bool | None  # None: information only
+
+
+def capacity_section(
+    wrk: Wrk, routes: dict[str, Route], device: Route | None, data: RunData, args: argparse.Namespace,
+    checks: list[Check],
+) -> dict[str, float]:  # fmt: skip
+    """Ratios against hello; returns each route's median req/s (for the latency rates)."""
+    order = ["check-in", "card page", "card unlocked", "status"]
+    if device is not None:
+        order.insert(1, "by device")
+        routes = {**routes, "by device": device}
+    print(
+        f"\n== capacity: wrk -t{wrk.threads} -c{wrk.connections}, {args.rounds} round(s) of "
+        f"{args.duration:g} s runs, each route between two hello runs ==",
+        flush=True,
+    )
+    ratios: dict[str, list[float]] = {k: [] for k in order}
+    rps: dict[str, list[float]] = {k: [] for k in [*order, "hello"]}
+    p99s: dict[str, list[float]] = {k: [] for k in [*order, "hello"]}
+    spreads = []
+    wrk.run(routes["hello"], args.warmup)
+    for round_ in range(args.rounds):
+        before = wrk.run(routes["hello"], args.duration)
+        rps["hello"].append(before.rps)
+        for label in order:
+            route = routes[label]
+            if round_ == 0 or route.counts_rows:
+                wrk.run(route, args.warmup, expected_rps=before.rps / 2)
+            rows_before = settled_rows(data.org, data.scan_meetings) if route.counts_rows else 0
+            result = wrk.run(route, args.duration, expected_rps=before.rps / 2)
+            after = wrk.run(routes["hello"], args.duration)
+            hello = (before.rps + after.rps) / 2
+            spreads.append(abs(before.rps - after.rps) / hello)
+            ratios[label].append(result.rps / hello)
+            rps[label].append(result.rps)
+            rps["hello"].append(after.rps)
+            p99s[label].append(result.p99_ms)
+            print(
+                f"  round {round_ + 1} {label:<14} {result.rps:8.1f} req/s  ratio {result.rps / hello:5.2f}"
+                f"  (hello {before.rps:.0f} / {after.rps:.0f}; wrk p50 {result.p50_ms:.1f} ms, "
+                f"p99 {result.p99_ms:.1f} ms{f', {result.non_2xx} non-2xx' if result.non_2xx else ''}"
+                f"{f', socket errors: {result.socket_errors}' if result.socket_errors else ''})",
+                flush=True,
+            )  # fmt: skip
+            if result.non_2xx:
+                checks.append(Check("capacity", f"{label}: answers 2xx", str(result.non_2xx),
+                                    "0 non-2xx", False))  # fmt: skip
+            if route.counts_rows:
+                inserted = settled_rows(data.org, data.scan_meetings) - rows_before
+                real = result.non_2xx == 0 and result.requests <= inserted <= (
+                    result.requests + wrk.connections
+                )
+                checks.append(Check(
+                    "capacity", f"{label} round {round_ + 1}: answers are new rows",
+                    f"{result.requests} answered, {inserted} rows", "one row each", real,
+                ))  # fmt: skip
+            before = after
+    print(f"  {'route':<14} {'req/s':>8} {'ratio':>6}  target")
+    hello_rps = statistics.median(rps["hello"])
+    print(f"  {'hello':<14} {hello_rps:8.1f} {1:6.2f}")
+    for label in order:
+        ratio = statistics.median(ratios[label])
+        target = TARGETS_CAPACITY.get(label)
+        if label == "by device":
+            target = statistics.median(ratios["check-in"])
+        ok = None if target is None else ratio >= target
+        print(
+            f"  {label:<14} {statistics.median(rps[label]):8.1f} {ratio:6.2f}  "
+            f"{'' if target is None else f'>= {target:.2f}'} {'' if ok is None else verdict(ok)}"
+        )
+        checks.append(Check(
+            "capacity", f"{label} / hello", f"{ratio:.2f}",
+            "(info)" if target is None else f">= {target:.2f}", ok,
+        ))  # fmt: skip
+    if device is None:
+        print("  by device: not available yet (TODO: scanner devices are being built)")
+        checks.append(Check("capacity", "by device", "not available yet", ">= check-in", None))
+    spread = max(spreads) if spreads else 0
+    if spread > NOISY:
+        print(
+            f"  warning: two hello runs around one route differ by up to {spread:.0%}: something"
+            " else used the cores; the ratios are uncertain (the median over rounds helps)."
+        )
+    return {label: statistics.median(rps[label]) for label in [*order, "hello"]}
+
+
+def wire(server: Server, route: Route, requests: list[Request]) -> list[bytes]:
+    out = []
+    for r in requests:
+        headers = dict(route.headers)
+        if r.cookie:
+            headers["Cookie"] = r.cookie
+        if r.body:
+            headers.setdefault("Content-Type", "application/json")
+        out.append(raw_request(r.method, r.path, server.host, headers, r.body))
+    return out
+
+
+def open_loop(server: Server, route: Route, rate: float, duration: float) -> OpenLoopResult:
+    n = max(1, int(rate * duration))
+    requests = wire(server, route, route.make(n))
+    result = run_open_loop("127.0.0.1", server.port, lambda i: requests[i], rate, duration)
+    if route.counts_rows:
+        bad = [s for s in result.ok if b'"status":"ok"' not in s.body.replace(b" ", b"")]
+        if bad:
+            raise SystemExit(f"a check-in was not 'ok': {bad[0].body[:300]!r}")
+    return result
+
+
+def latency_section(
+    server: Server, routes: dict[str, Route], capacity: dict[str, float],
+    args: argparse.Namespace, checks: list[Check],
+) -> None:  # fmt: skip
+    print(
+        f"\n== latency: open loop, {args.latency_duration:g} s per rate, each request timed "
+        "from its scheduled send ==",
+        flush=True,
+    )
+    for label in ("check-in", "card page", "status"):
+        route = routes[label]
+        open_loop(server, route, 50, 1.0)  # warm
+        low = open_loop(server, route, 100, args.latency_duration)
+        half_rate = capacity.get(label, 0) / 2
+        print(f"  {label:<10} at 100 req/s: {low.summary()}", flush=True)
+        checks.append(Check("latency", f"{label}: p99 at 100 req/s", f"{low.p99:.1f} ms",
+                            f"<= {TARGET_P99_AT_100_MS:g} ms",
+                            low.p99 <= TARGET_P99_AT_100_MS and not low.errors))  # fmt: skip
+        if half_rate < 1:
+            continue
+        half = open_loop(server, route, half_rate, args.latency_duration)
+        print(f"  {label:<10} at half capacity: {half.summary()}", flush=True)
+        ratio = half.p99 / half.p50
+        checks.append(Check(
+            "latency", f"{label}: p99/p50 at {half_rate:.0f} req/s (half capacity)",
+            f"{ratio:.1f} (p50 {half.p50:.1f}, p99 {half.p99:.1f} ms)",
+            f"<= {TARGET_P99_OVER_P50_AT_HALF:g}",
+            ratio <= TARGET_P99_OVER_P50_AT_HALF and not half.errors,
+        ))  # fmt: skip
+
+
+def growth_section(
+    small: tuple[Server, dict[str, Route]], large: tuple[Server, dict[str, Route]],
+    sizes: tuple[int, int], args: argparse.Namespace, checks: list[Check],
+) -> None:  # fmt: skip
+    print(
+        f"\n== growth: {sizes[0]:,} against {sizes[1]:,} members, open loop at "
+        f"{args.growth_rate:g} req/s, {args.growth_rounds} round(s) of {args.growth_duration:g} s "
+        "each, alternating ==",
+        flush=True,
+    )
+    for label in ("check-in", "card page", "status"):
+        samples: dict[int, list[float]] = {0: [], 1: []}
+        for which in (0, 1):  # warm both
+            server, routes = (small, large)[which]
+            open_loop(server, routes[label], 20, 0.5)
+        for _ in range(args.growth_rounds):
+            for which in (0, 1):
+                server, routes = (small, large)[which]
+                result = open_loop(server, routes[label], args.growth_rate, args.growth_duration)
+                if result.errors:
+                    raise SystemExit(f"growth {label}: {result.errors} errors")
+                samples[which] += [s.latency_ms for s in result.samples]
+        p50 = [statistics.median(samples[w]) for w in (0, 1)]
+        p99 = [sorted(samples[w])[int(0.99 * len(samples[w]))] for w in (0, 1)]
+        ratio = p50[1] / p50[0]
+        print(
+            f"  {label:<10} p50 {p50[0]:6.2f} -> {p50[1]:6.2f} ms  ({ratio:.2f}x; p99 "
+            f"{p99[0]:.1f} -> {p99[1]:.1f} ms)",
+            flush=True,
+        )
+        checks.append(Check("growth", f"{label}: p50 at {sizes[1]:,} / at {sizes[0]:,}",
+                            f"{ratio:.2f}x ({p50[0]:.1f} -> {p50[1]:.1f} ms)",
+                            f"<= {TARGET_GROWTH:g}x", ratio <= TARGET_GROWTH))  # fmt: skip
+
+
+def memory_section(args: argparse.Namespace, checks: list[Check]) -> None:
+    print(f"\n== memory: a {args.badges:,}-badge sheet through the app (bench/badges.py) ==",
+          flush=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("badges.py")), "--memory",
+         "--n", str(args.badges)],
+        capture_output=True, text=True, timeout=1800, cwd=ROOT,
+    )  # fmt: skip
+    print("  " + done.stdout.strip().replace("\n", "\n  "))
+    match = re.search(r"peak RSS ([\d.]+) MB", done.stdout)
+    if done.returncode not in (0, 1) or match is None:
+        print(done.stderr[-3000:])
+        checks.append(Check("memory", "badge sheet peak RSS", "failed", "", False))
+        return
+    peak = float(match[1])
+    checks.append(Check("memory", f"{args.badges:,}-badge sheet: peak RSS", f"{peak:.0f} MB",
+                        f"<= {TARGET_MEMORY_MB:g} MB", peak <= TARGET_MEMORY_MB))  # fmt: skip
 
 
 # -- report -------------------------------------------------------------------------------
@@ -487,7 +742,7 @@ def machine_info() -> list[str]:
         f"cores: nproc {command('nproc')}, os.cpu_count {os.cpu_count()}; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"python {platform.python_version()}, gunicorn {gunicorn.__version__}, "
-        f"sqlite {sqlite3.sqlite_version}, {command('wrk', '-v').splitlines()[0:1] or ['wrk ?']}",
+        f"sqlite {sqlite3.sqlite_version}, {(command('wrk', '-v').splitlines() or ['wrk ?'])[0]}",
         f"git commit {commit}{dirty}",
     ]
 
@@ -496,176 +751,152 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per run")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, one round")
+    parser.add_argument(
+        "--sections", default="capacity,latency,growth,memory",
+        help="comma-separated subset of capacity,latency,growth,memory",
+    )  # fmt: skip
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=None, help="capacity rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--members", type=int, default=2000, help="extra members in B01")
-    parser.add_argument("--meetings", type=int, default=20, help="open meetings of B01")
-    parser.add_argument(
-        "--access-log", default=None, help="file for gunicorn's access log [temp folder]"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--members", type=int, default=1000, help="the organisation measured")
+    parser.add_argument("--large", type=int, default=100_000, help="the growth section's other")
+    parser.add_argument("--badges", type=int, default=10_000, help="the memory section's sheet")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    quick = args.quick
+    args.duration = args.duration or (3.0 if quick else 5.0)
+    args.warmup = 1.0
+    args.rounds = args.rounds or (1 if quick else 3)
+    args.latency_duration = 4.0 if quick else 10.0
+    args.growth_rate = 20.0
+    args.growth_duration = 4.0 if quick else 8.0
+    args.growth_rounds = 1 if quick else 2
+    args.sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    unknown = args.sections - {"capacity", "latency", "growth", "memory"}
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    return args
+
+
+def scan_meetings_needed(args: argparse.Namespace) -> int:
+    # Pairs: about 1,000 check-ins a second at most, in every wrk run and warm-up of a round,
+    # plus the latency runs; 30 members per meeting. Unused meetings cost nothing.
+    seconds = args.rounds * (args.duration + args.warmup) + 2 * args.latency_duration + 20
+    return int(seconds * 1000 * 1.3 / dataset.MEMBERS_PER_BRANCH) + 10
+
+
+def start_server(org: dataset.Organisation, folder: Path, name: str, workers: int) -> Server:
+    server = Server(org.data_dir, workers, folder / f"{name}-access.log", folder / f"{name}.err")
+    server.wait_ready()
+    return server
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which("wrk") is None and "capacity" in args.sections:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     started = time.monotonic()
     for line in machine_info():
         print(line)
-
     folder = Path(tempfile.mkdtemp(prefix="qrservice-bench-"))
-    data_dir = folder / "data"
-    server = None
-    counter = None
+    servers: list[Server] = []
+    checks: list[Check] = []
+    orgs: list[dataset.Organisation] = []
     try:
-        print(f"building data in {data_dir} ...", flush=True)
-        t0 = time.monotonic()
-        data = build_data(data_dir, args.members, args.meetings)
-        print(
-            f"  demo + {args.members} members of {BRANCH} with cards, {len(data.meeting_ids)} "
-            f"open meetings: {len(data.pairs)} check-in pairs, {len(data.tokens)} cards "
-            f"({time.monotonic() - t0:.1f} s)"
-        )
-        access_log = Path(args.access_log) if args.access_log else folder / "access.log"
-        server = Server(data_dir, args.workers, access_log)
-        server.wait_ready()
-        print(f"gunicorn: {args.workers} sync workers on {server.base} (access log {access_log})")
-        counter = Counter(data_dir, data.meeting_ids)
-
-        login = log_in(server.base)
-        samples, pairs = data.pairs[:SAMPLES], data.pairs[SAMPLES:]
-        answers = sample_checkins(server.base, login, samples)
-        for answer in answers:
-            if answer.get("status") != "ok" or answer.get("replayed"):
-                raise SystemExit(f"a sample check-in was not a new 'ok': {answer}")
-        print(f"  sample check-ins: {[a['status'] + ' ' + a['message'] for a in answers]}")
-        status, size = sample_card_page(server.base, data.tokens[-1])
-        if status != 200:
-            raise SystemExit(f"sample card page answered {status}")
-        print(f"  sample card page: {status}, {size} bytes")
-
-        w = dict(threads=args.threads, connections=args.connections)
-        results: dict[str, WrkResult] = {}
-        checks: list[tuple[str, bool, str]] = []
-        hello_url = server.base + "/healthz"
-
-        def measure(label: str, url: str, script: Path | None = None) -> WrkResult:
-            result = run_wrk(url, args.duration, script=script, **w)
+        org = dataset.cached(args.members)
+        orgs.append(org)
+        need_server = args.sections & {"capacity", "latency", "growth"}
+        capacity: dict[str, float] = {}
+        if need_server:
+            data = prepare(org, scan_meetings_needed(args))
             print(
-                f"  {label:<10} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
-                f"p99 {result.p99_ms:6.2f} ms  ({result.requests} requests"
-                f"{f', {result.non_2xx} non-2xx' if result.non_2xx else ''}"
-                f"{f', socket errors: {result.socket_errors}' if result.socket_errors else ''})",
-                flush=True,
+                f"organisation of {args.members:,} members ({org.data_dir}); "
+                f"{len(data.scan_meetings)} open meetings of {SCAN_BRANCH}: {len(data.pairs):,} "
+                f"check-in pairs; {len(data.tokens):,} cards"
             )
-            results[label] = result
-            return result
-
-        print(
-            f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
-            f"each run after {args.warmup:g} s of warm-up:",
-            flush=True,
-        )
-        run_wrk(hello_url, args.warmup, **w)
-        measure("hello #1", hello_url)
-
-        # Check-in: the warm-up takes pairs from the same list; the measured run gets the rest.
-        warm = write_checkin_script(folder, "checkin-warmup", pairs, 0, login, args.threads)
-        run_wrk(server.base, args.warmup, script=warm, **w)
-        before = counter.settled_rows()
-        left = counter.unused(pairs)
-        script = write_checkin_script(folder, "checkin", left, len(pairs), login, args.threads)
-        checkin = measure("check-in", server.base, script)
-        inserted = counter.settled_rows() - before
-        # wrk stops counting at the deadline; the server still answers what is in flight.
-        real = checkin.non_2xx == 0 and checkin.requests <= inserted <= checkin.requests + (
-            args.connections
-        )
-        checks.append((
-            "check-in answers are new rows",
-            real,
-            f"{checkin.requests} answered, {inserted} rows inserted, {checkin.non_2xx} non-2xx"
-            f"{'' if len(left) > inserted else ' - PAIRS USED UP: raise --members/--meetings'}",
-        ))  # fmt: skip
-
-        cards = write_card_script(folder, data.tokens, args.threads)
-        run_wrk(server.base, args.warmup, script=cards, **w)
-        card = measure("card page", server.base, cards)
-        checks.append(("card pages answered 2xx", card.non_2xx == 0, f"{card.non_2xx} non-2xx"))
-
-        run_wrk(hello_url, args.warmup, **w)
-        measure("hello #2", hello_url)
-        kinds = counter.kinds()
-        scans = sum(
-            n for (st, via, by), n in kinds.items() if via == "scan" and by.endswith(SECRETARY)
-        )
-        checks.append((
-            "every row is the secretary's scan",
-            scans == sum(kinds.values()),
-            ", ".join(f"{st}/{via}/{by}: {n}" for (st, via, by), n in sorted(kinds.items())),
-        ))  # fmt: skip
+            server = start_server(org, folder, "main", args.workers)
+            servers.append(server)
+            print(f"gunicorn: {args.workers} sync workers on {server.base}; logs in {folder}")
+            login = log_in(server.base, data.status_meeting)
+            routes = routes_for(data, login, [0])
+            sample_checks(server, routes)
+            if "capacity" in args.sections:
+                wrk = Wrk(server, folder, args.threads, args.connections)
+                capacity = capacity_section(
+                    wrk, routes, device_route(data, server), data, args, checks
+                )
+            if "latency" in args.sections:
+                if not capacity:
+                    print("\n(latency without capacity: half-capacity rates are skipped)")
+                latency_section(server, routes, capacity, args, checks)
+            if "growth" in args.sections:
+                large_org = dataset.cached(args.large)
+                orgs.append(large_org)
+                large_data = prepare(large_org, 20)
+                large = start_server(large_org, folder, "large", args.workers)
+                servers.append(large)
+                large_routes = routes_for(large_data, log_in(large.base, large_data.status_meeting), [10**9])
+                sample_checks(large, large_routes)
+                growth_section(
+                    (server, routes), (large, large_routes), (args.members, args.large),
+                    args, checks,
+                )  # fmt: skip
+                large.stop()
+        if "memory" in args.sections:
+            memory_section(args, checks)
     finally:
-        if counter is not None:
-            counter.close()
-        if server is not None:
+        for server in servers:
             server.stop()
+        for org in orgs:
+            cleanup(org)
         if args.keep:
             print(f"kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
 
-    hellos = [results["hello #1"].rps, results["hello #2"].rps]
-    hello_mean, hello_min = statistics.mean(hellos), min(hellos)
-    targets = {
-        "check-in": (TARGET_CHECKIN_RATIO, TARGET_P99_MS),
-        "card page": (TARGET_CARD_RATIO, TARGET_P99_MS),
-    }
-    print()
-    print(
-        f"{'run':<10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'(/min)':>6}  "
-        f"{'target':<24} result"
-    )
+    print("\n== summary ==")
     failed = False
-    for label, result in results.items():
-        ratio = result.rps / hello_mean
-        line = (
-            f"{label:<10} {result.rps:8.1f} {result.p50_ms:7.2f} {result.p99_ms:7.2f} "
-            f"{ratio:6.2f} {result.rps / hello_min:6.2f}  "
-        )
-        if label in targets:
-            min_ratio, max_p99 = targets[label]
-            ok_ratio, ok_p99 = ratio >= min_ratio, result.p99_ms <= max_p99
-            failed |= not (ok_ratio and ok_p99)
-            line += (
-                f"{f'ratio >= {min_ratio:.2f}, p99 <= {max_p99:.0f}':<24} "
-                f"ratio {verdict(ok_ratio)}, p99 {verdict(ok_p99)}"
-            )
-        print(line)
-    spread = abs(hellos[0] - hellos[1]) / hello_mean
-    print(
-        f"ratio: req/s over the mean of the two hello runs ({hello_mean:.1f}); (/min): over the "
-        f"slower one. The hello runs differ by {spread:.0%}."
-    )
-    if spread > NOISY:
-        print(
-            f"warning: the hello runs differ by more than {NOISY:.0%}: something else was using "
-            "the cores, so the ratios are uncertain; run the benchmark again."
-        )
-    print(
-        f"note: with {args.connections} connections always busy, the mean latency is "
-        f"{args.connections} / throughput, so p99 <= {TARGET_P99_MS:.0f} ms needs at least "
-        f"{args.connections / TARGET_P99_MS * 1000:.0f} req/s "
-        f"({args.connections / TARGET_P99_MS * 1000 / hello_mean:.0%} of hello in this run)."
-    )
-    print()
-    for name, ok, detail in checks:
-        failed |= not ok
-        print(f"check: {name}: {verdict(ok)} ({detail})")
-    print(f"total {time.monotonic() - started:.0f} s")
+    width = max((len(c.name) for c in checks), default=10)
+    for c in checks:
+        failed |= c.ok is False
+        result = "" if c.ok is None else verdict(c.ok)
+        print(f"  {c.section:<9} {c.name:<{width}}  {c.value:<32} {c.target:<12} {result}")
+    print(f"total {time.monotonic() - started:.0f} s; {'all targets met' if not failed else 'some targets missed'}")
     return 1 if failed else 0
+
+
+def sample_checks(server: Server, routes: dict[str, Route]) -> None:
+    """One request of each route through urllib: check-ins answer a new ``ok``; the unlocked
+    card page is the member's full view (with the member number), the stranger's is not."""
+    for label in ("check-in", "card page", "card unlocked", "status"):
+        route = routes[label]
+        (r,) = route.make(1)
+        headers = dict(route.headers)
+        if r.cookie:
+            headers["Cookie"] = r.cookie
+        request = urllib.request.Request(
+            server.base + r.path, data=r.body.encode() if r.method == "POST" else None,
+            headers=headers, method=r.method,
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                body = answer.read().decode()
+                cookies = answer.headers.get_all("Set-Cookie") or []
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"sample {label} answered {exc.code}: {exc.read()[:300]!r}") from None
+        if label == "check-in" and json.loads(body).get("status") != "ok":
+            raise SystemExit(f"sample check-in was not a new 'ok': {body[:300]}")
+        if label in ("card page", "card unlocked"):
+            full = '/unlock"' not in body
+            if full != (label == "card unlocked"):
+                raise SystemExit(f"sample {label}: not the expected view")
+            print(f"  sample {label}: {len(body):,} characters, cookies set: "
+                  f"{[c.split('=')[0] for c in cookies] or 'none'}{' (full view)' if full else ''}")  # fmt: skip
 
 
 if __name__ == "__main__":
