@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,13 +24,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from cards.qr import encode, to_png, to_svg
 from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
-from qrservice.accounts import can_see_member, can_see_unit, limiter, officer_required
+from qrservice.accounts import can_see_member, can_see_unit, csrf, limiter, officer_required
 from qrservice.audit import Actor
 from qrservice.issuance import CardRefused, branch_of, kept_code, resolve_card, try_pin
 from qrservice.meetings import open_meetings_for
@@ -170,9 +172,31 @@ def _history(s: Any, member: Member) -> dict[str, Any]:
     return {"attendance": attendance, "points": points, "payments": payments}
 
 
+def from_our_pages() -> bool:
+    """Whether a form POST comes from a page of this site, by the headers browsers add and a
+    page cannot set: Sec-Fetch-Site, else Origin (the check of Go's CrossOriginProtection).
+
+    A request with neither header is not from a browser's cross-site form (browsers have
+    sent one of them on every cross-origin POST since 2020), so it passes, like curl or a
+    test client. See bench/README.md for why the stranger's unlock form uses this instead of
+    a CSRF token in the session.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    ours = {request.host, urlsplit(current_app.config["PUBLIC_BASE_URL"]).netloc}
+    return urlsplit(origin).netloc in ours  # "null" (an opaque origin) is never ours
+
+
 @bp.route("/c/<token>/unlock", methods=["POST"])
+@csrf.exempt  # checked by from_our_pages: a stranger's card page makes no session
 @limiter.limit("60 per minute")  # a meeting room shares one address; cards lock themselves
 def unlock(token: str) -> Any:
+    if not from_our_pages():
+        raise CSRFError(_("This form was sent from another site."))
     s = db.session()
     try:
         card = resolve_card(s, key_ring(), token)
