@@ -19,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: Path | None 
         instance_path=str(data_dir / "instance"),
         template_folder=str(TEMPLATES),
     )
-    from . import accounts, config, db, i18n, signing_keys, views
+    from . import accounts, config, db, i18n, signing_keys, static_gzip, views
 
     config.configure(app, test_config)
     db.init_app(app)
@@ -27,4 +27,5 @@ def create_app(test_config: dict[str, Any] | None = None, data_dir: Path | None 
     i18n.init_app(app)
     accounts.init_app(app)
     views.init_app(app)
+    static_gzip.init_app(app)  # after the blueprints: it wraps their static views too
     return app
