@@ -316,12 +316,31 @@ _CARD_OF_CLAIM = (
 )
 
 
+def token_refusal_message(reason: str) -> str:
+    """Why a code was refused (``cards.tokens.REASONS``), in the viewer's language: the token
+    library has no Flask and explains itself in English, for logs."""
+    messages = {
+        "retired_key": _(
+            "This card's code was signed with a key that has been retired; "
+            "ask your organiser to reissue the card."
+        ),
+        "wrong_purpose": _("This is a meeting's check-in code, not a member's card."),
+        "expired": _("This code has expired."),
+        "unsupported_version": _("This code was made in a format this service cannot read."),
+        "unknown_key": _("This code was not signed by this service."),
+        "bad_signature": _(
+            "This code's signature does not match: it was not issued here, or it was altered."
+        ),
+    }
+    return messages.get(reason, _("This is not a card code of ours."))
+
+
 def resolve_card(s: Session, ring: KeyRing, token: str) -> Card:
     """The card a scanned token opens, or CardRefused with the reason it does not."""
     try:
         claim = verify_card(ring, token)
     except TokenError as exc:
-        raise CardRefused(exc.reason, exc.message) from None
+        raise CardRefused(exc.reason, token_refusal_message(exc.reason)) from None
     card = s.scalar(_CARD_OF_CLAIM, {"member_id": claim.member_id, "version": claim.version})
     if card is None or card.token != token:
         raise CardRefused("no_card", _("This code is not a card issued here."))

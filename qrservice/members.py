@@ -339,7 +339,32 @@ def _in_scope(scope: Unit) -> Any:
 
 
 def units_in_scope(s: Session, scope: Unit) -> list[Unit]:
-    return list(s.scalars(select(Unit).where(_in_scope(scope)).order_by(Unit.path)))
+    """The scope's subtree in tree order: each unit followed by its own units, by code."""
+    return tree_order(list(s.scalars(select(Unit).where(_in_scope(scope)))))
+
+
+def code_order(code: str) -> tuple[Any, ...]:
+    """A sort key that puts B2 before B10 and B01 before B04 (numbers compared as numbers)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code))
+
+
+def tree_order(units: list[Unit]) -> list[Unit]:
+    """Depth first, siblings by code. Paths hold ids, and sorting them as text would put /1/11/
+    (created later) before /1/2/."""
+    ids = {u.id for u in units}
+    children: dict[int | None, list[Unit]] = {}
+    for unit in units:
+        parent = unit.parent_id if unit.parent_id in ids else None
+        children.setdefault(parent, []).append(unit)
+    ordered: list[Unit] = []
+
+    def walk(parent: int | None) -> None:
+        for unit in sorted(children.get(parent, []), key=lambda u: code_order(u.code)):
+            ordered.append(unit)
+            walk(unit.id)
+
+    walk(None)
+    return ordered
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ def card_page(token: str) -> Any:
         now = utcnow()
         meetings = open_meetings_for(s, member, now)
         context["remote_meetings"] = [m for m in meetings if m.remote_allowed]
+        context["checked_in"] = _checked_in(s, member.id, [m.id for m in meetings])
         if viewer == "officer":
             context["officer_meetings"] = [
                 m for m in meetings if can_see_unit(current_user, m.unit)
@@ -147,6 +148,20 @@ def card_page(token: str) -> Any:
     response = make_response(render_template("scan/card.html", **context))
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _checked_in(s: Any, member_id: int, meeting_ids: list[int]) -> dict[int, Attendance]:
+    """meeting id → this member's check-in, among these open meetings (no query without any)."""
+    if not meeting_ids:
+        return {}
+    rows = s.scalars(
+        select(Attendance).where(
+            Attendance.member_id == member_id,
+            Attendance.meeting_id.in_(meeting_ids),
+            Attendance.status.in_(("present", "late", "visitor", "made_up")),
+        )
+    )
+    return {row.meeting_id: row for row in rows}
 
 
 def _history(s: Any, member: Member) -> dict[str, Any]:
@@ -245,7 +260,9 @@ def self_checkin(token: str, meeting_id: int) -> Any:
         )  # fmt: skip
     except (MeetingNotFound, ValueError):
         abort(404)
-    flash(result.message, "notice" if result.status == "ok" else "error")
+    # Already checked in is the outcome the member wanted: said plainly, not as an error.
+    done = result.status == "ok" or result.reason == "already_checked_in"
+    flash(result.message, "notice" if done else "error")
     return redirect(url_for("scan.card_page", token=token), 303)
 
 

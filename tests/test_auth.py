@@ -73,7 +73,7 @@ def test_login_redirect_stays_on_this_site(client):
         "/login?next=https://evil.example/",
         data={"username": ORGANISER[0], "password": ORGANISER[1]},
     )
-    assert response.headers["Location"] == "/units"
+    assert response.headers["Location"] == "/meetings/"
 
 
 def test_forms_refuse_a_post_without_csrf_token(data_dir):

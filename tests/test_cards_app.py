@@ -61,7 +61,9 @@ def test_reissue_makes_the_old_code_stop_at_once_with_the_reason_kept(client, au
     auth.login()
     mid = member_id(app, REGULAR)
     old = card_url_of(app, REGULAR)
-    response = client.post(f"/members/{mid}/card/reissue", data={"reason": "lost", "note": "丢失"})
+    response = client.post(
+        f"/members/{mid}/card/reissue", data={"reason": "lost", "note": "丢失", "confirm": "yes"}
+    )
     assert response.status_code == 302
     assert cards_of(app, mid) == [(1, "superseded", "new"), (2, "active", "lost")]
     old_page = client.get(old.replace("https://cards.example.org", ""), headers=EN)

@@ -105,7 +105,9 @@ def test_member_who_left_is_refused(secretary, client, app, auth):
     code = card_url_of(app, REGULAR)
     auth.logout()
     auth.login()
-    client.post(f"/members/{member_id(app, REGULAR)}/active", data={"active": "no"})
+    client.post(
+        f"/members/{member_id(app, REGULAR)}/active", data={"active": "no", "confirm": "yes"}
+    )
     auth.logout()
     auth.as_secretary(1)
     assert post(client, open_meeting_id(app), code=code).get_json()["reason"] == "member_left"
@@ -198,20 +200,23 @@ def test_offline_sync_twice_and_cut_off_half_way_never_loses_or_doubles(secretar
         assert rows(app, meeting, member_id(app, n)) == 1
 
 
-def test_a_sync_with_one_malformed_scan_changes_nothing(secretary, app):
+def test_a_malformed_scan_in_a_sync_is_refused_on_its_own(secretary, app):
     meeting = open_meeting_id(app)
     before = rows(app, meeting)
-    scans = [{"code": card_url_of(app, REGULAR), "nonce": nonce()}, {"code": "x"}]
+    scans = [{"code": "x"}, {"code": card_url_of(app, REGULAR), "nonce": nonce()}]
     response = secretary.post(f"/api/v1/meetings/{meeting}/sync", json={"scans": scans})
-    assert response.status_code == 400
-    assert response.get_json()["field"] == "scans[1].nonce"
-    assert rows(app, meeting) == before
+    assert response.status_code == 200
+    bad, good = response.get_json()["results"]
+    assert bad["status"] == "error" and bad["reason"] == "bad_request"
+    assert bad["field"] == "scans[0].nonce"
+    assert good["status"] == "ok" and good["nonce"] == scans[1]["nonce"]
+    assert rows(app, meeting) == before + 1
 
 
 def test_offline_scan_synced_after_closing_still_counts(secretary, app):
     meeting = open_meeting_id(app)
     scanned_at = utcnow().isoformat() + "Z"
-    secretary.post(f"/meetings/{meeting}/close")
+    secretary.post(f"/meetings/{meeting}/close", data={"confirm": "yes"})
     member = member_id(app, REGULAR)
     with app.app_context():
         absent = db.session().scalar(
@@ -306,7 +311,7 @@ def test_openapi_lists_exactly_the_reasons_of_the_code(client):
 def test_closing_marks_the_missing_absent_and_awards_points(secretary, app):
     meeting = open_meeting_id(app)
     post(secretary, meeting, code=card_url_of(app, REGULAR))
-    secretary.post(f"/meetings/{meeting}/close")
+    secretary.post(f"/meetings/{meeting}/close", data={"confirm": "yes"})
     with app.app_context():
         s = db.session()
         assert s.get(Meeting, meeting).status == "closed"

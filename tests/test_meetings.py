@@ -47,7 +47,11 @@ def test_create_open_and_close_a_meeting(client, auth, app):
     client.post(f"/meetings/{meeting_id}/open")
     page = client.get(f"/meetings/{meeting_id}", headers=EN).get_data(as_text=True)
     assert "Open the scanner" in page and "Still missing" in page
-    client.post(f"/meetings/{meeting_id}/close")
+    asked = client.post(f"/meetings/{meeting_id}/close", headers=EN).get_data(as_text=True)
+    assert "recorded absent" in asked and 'name="confirm" value="yes"' in asked
+    with app.app_context():
+        assert db.session().get(Meeting, meeting_id).status == "open"
+    client.post(f"/meetings/{meeting_id}/close", data={"confirm": "yes"})
     with app.app_context():
         assert db.session().get(Meeting, meeting_id).status == "closed"
 

@@ -140,7 +140,7 @@ def test_edit_changes_only_what_changed(client, auth, app):
 
 def test_deactivate_and_reactivate(client, auth, app):
     auth.login()
-    client.post("/members/1/active", data={"active": "no"})
+    client.post("/members/1/active", data={"active": "no", "confirm": "yes"})
     assert (
         "20260001"
         not in client.get("/members/?q=20260001")

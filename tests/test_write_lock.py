@@ -88,7 +88,10 @@ def test_a_page_that_writes_answers_busy_with_a_page(data_dir):
     client.post("/login", data={"username": "organiser", "password": "demo-organiser-2026"})
     meeting = open_meeting_id(app)
     with another_writer(data_dir):
-        response = within(5, lambda: client.post(f"/meetings/{meeting}/close"))
+        close, english = {"confirm": "yes"}, {"Accept-Language": "en"}
+        response = within(
+            5, lambda: client.post(f"/meetings/{meeting}/close", data=close, headers=english)
+        )
     assert response.status_code == 503
     assert "busy" in response.get_data(as_text=True)
 

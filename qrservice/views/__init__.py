@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
@@ -66,15 +67,29 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
 
 
+def http_error_message(code: int) -> str:
+    """What an HTTP error means for the person who met it, in their language (the scanner shows
+    an API error's message as it is)."""
+    return {
+        400: _("The request could not be understood."),
+        403: _("You do not have access to this page."),
+        404: _("There is nothing here, or it is outside your units."),
+        405: _("That action is not allowed here."),
+        413: _("The file is too large."),
+        429: _("Too many attempts. Wait a minute and try again."),
+    }.get(code, _("Something went wrong on our side. Nothing was saved; try again."))
+
+
 def _error_page(exc: Any) -> Any:
     code = getattr(exc, "code", 500) or 500
     if request.path.startswith("/api/"):
-        return jsonify(status="error", reason=f"http_{code}", message=str(exc)), code
+        message = http_error_message(code)
+        return jsonify(status="error", reason=f"http_{code}", message=message), code
     return render_template("error.html", code=code), code
 
 
 def _csrf_error(exc: CSRFError) -> Any:
     if request.path.startswith("/api/"):
-        message = "The CSRF token is missing or stale: reload the page."
+        message = _("This page has expired: reload it and try again.")
         return jsonify(status="error", reason="csrf", message=message), 400
     return render_template("error.html", code=400, csrf=True), 400

@@ -44,10 +44,15 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def home() -> str:
+    """Where an officer lands: today's and upcoming meetings, the open one first."""
+    return url_for("meetings.index")
+
+
 @bp.route("/")
 def index() -> Any:
     if current_user.is_authenticated:
-        return redirect(url_for("org.tree"))
+        return redirect(home())
     return redirect(url_for("auth.login"))
 
 
@@ -63,7 +68,7 @@ def login() -> Any:
             login_user(user)
             session[SESSION_KEY] = start_session(db.session(), user)
             session.permanent = True
-            return redirect(safe_next(request.args.get("next"), url_for("org.tree")))
+            return redirect(safe_next(request.args.get("next"), home()))
         flash(_("Wrong username or password."), "error")
         return render_template("login.html", username=request.form.get("username", "")), 401
     return render_template("login.html", username="")

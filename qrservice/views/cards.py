@@ -30,6 +30,7 @@ from cards.qr import to_png, to_svg
 from .. import db
 from ..accounts import can_see_unit, organiser_required
 from ..audit import Actor
+from ..audit_sentences import card_reason
 from ..issuance import (
     CardError,
     SheetChoice,
@@ -49,7 +50,11 @@ from ..issuance import (
 from ..members import units_in_scope
 from ..models import Card, Member, Unit
 from ..signing_keys import key_ring
+from .confirm import ask_to_confirm, confirmed
 from .members import member_or_404
+from .org import unit_label
+
+REISSUE_REASONS = ("lost", "damaged", "copied", "other")
 
 bp = Blueprint("cards", __name__)
 
@@ -88,6 +93,23 @@ def reissue(member_id: int) -> Any:
     member = member_or_404(member_id)
     reason = request.form.get("reason", "")
     note = request.form.get("note", "")[:150]
+    current = active_card(db.session(), member.id)
+    if not confirmed() and member.active and reason in REISSUE_REASONS:
+        return ask_to_confirm(
+            _("Reissue the card of %(name)s (%(reason)s)?", name=member.name,
+              reason=card_reason(reason)),
+            [
+                _("The code of card version %(v)d stops working at once, everywhere: printed "
+                  "badges, saved images and phones.", v=current.version)
+                if current else _("%(name)s has no active card now.", name=member.name),
+                _("A new card, version %(v)d, is issued: print it for %(name)s.",
+                  v=(current.version if current else 0) + 1, name=member.name),
+                _("The new card has no PIN: print a card letter so that %(name)s can unlock it "
+                  "on their phone again.", name=member.name),
+            ],
+            _("Reissue the card"),
+            url_for("members.show", member_id=member.id),
+        )  # fmt: skip
     try:
         card = reissue_card(db.session(), Actor.of(current_user), member, key_ring(), reason, note)
     except CardError as exc:
@@ -254,6 +276,19 @@ def letters() -> Any:
     cards = cards_for_sheet(s, unit, SheetChoice(sort=request.form.get("sort", "unit")))
     if not cards:
         return _form_error(units, {"letters_unit": _("No member in this unit has a card yet.")})
+    if not confirmed():
+        return ask_to_confirm(
+            _("Print card letters for %(unit)s?", unit=unit_label(unit)),
+            [
+                _("%(n)d letters are printed, one for each member of %(unit)s with a card.",
+                  n=len(cards), unit=unit_label(unit)),
+                _("Each of these %(n)d members gets a new PIN: the PINs on every earlier letter "
+                  "stop working at once.", n=len(cards)),
+                _("Phones already unlocked stay unlocked."),
+            ],
+            _("Reset %(n)d PINs and download the letters", n=len(cards)),
+            url_for("cards.index"),
+        )  # fmt: skip
     keep_codes(cards, _base_url())
     secret = current_app.config["SECRET_KEY"]
     org = current_app.config["ORG_NAME"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
+from sqlalchemy.orm import contains_eager
 
 from .. import db
 from ..accounts import can_see_unit, officer_required
 from ..audit import Actor
+from ..audit_sentences import audit_trail
 from ..meetings import (
     MeetingError,
     MeetingFields,
@@ -24,8 +26,9 @@ from ..meetings import (
     open_checkin,
 )
 from ..members import units_in_scope
-from ..models import MEETING_KINDS, Attendance, Meeting, Unit
-from ..timeutil import from_local
+from ..models import MEETING_KINDS, Attendance, AuditEvent, Meeting, Unit
+from ..timeutil import from_local, local_time, utcnow
+from .confirm import ask_to_confirm, confirmed
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 
@@ -33,15 +36,22 @@ bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 @bp.route("/")
 @officer_required
 def index() -> Any:
+    """Where an officer lands: meetings with check-in open first, then today's and upcoming
+    ones in the order they start, then earlier ones, newest first."""
     s = db.session()
-    meetings = s.scalars(
-        select(Meeting)
-        .join(Meeting.unit)
-        .where(Unit.path.startswith(current_user.unit.path, autoescape=True))
-        .order_by(Meeting.starts_at.desc())
-        .limit(200)
+    in_scope = select(Meeting).join(Meeting.unit).options(contains_eager(Meeting.unit))
+    in_scope = in_scope.where(Unit.path.startswith(current_user.unit.path, autoescape=True))
+    today_starts = from_local(datetime.combine(local_time(utcnow()).date(), time()))
+    current = or_(Meeting.status == "open", Meeting.starts_at >= today_starts)
+    coming = s.scalars(
+        in_scope.where(current)
+        .order_by(case((Meeting.status == "open", 0), else_=1), Meeting.starts_at, Meeting.id)
+        .limit(100)
     ).all()
-    return render_template("meetings/index.html", meetings=meetings)
+    earlier = s.scalars(
+        in_scope.where(~current).order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(100)
+    ).all()
+    return render_template("meetings/index.html", coming=coming, earlier=earlier)
 
 
 def meeting_or_404(meeting_id: int) -> Meeting:
@@ -123,12 +133,19 @@ def show(meeting_id: int) -> Any:
         .where(Attendance.meeting_id == meeting.id, Attendance.status != "undone")
         .order_by(Attendance.checked_in_at)
     ).all()
+    history = s.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "meeting", AuditEvent.entity_id == meeting.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(50)
+    )
     return render_template(
         "meetings/show.html",
         meeting=meeting,
         attendance=rows,
         counts=counts(s, meeting),
         missing=missing_members(s, meeting) if meeting.status != "closed" else [],
+        history=audit_trail(s, history),
     )
 
 
@@ -145,6 +162,22 @@ def open_(meeting_id: int) -> Any:
 @officer_required
 def close(meeting_id: int) -> Any:
     meeting = meeting_or_404(meeting_id)
+    if meeting.status == "open" and not confirmed():
+        tally = counts(db.session(), meeting)
+        attended = tally.present + tally.late
+        return ask_to_confirm(
+            _("Close check-in of “%(title)s”?", title=meeting.title),
+            [
+                _("%(n)d expected members who have not checked in or asked for leave are "
+                  "recorded absent.", n=tally.missing),
+                _("%(n)d members who attended earn %(points)d points each.",
+                  n=attended, points=meeting.points),
+                _("Scanners and the on-screen code stop checking anyone in; scans saved offline "
+                  "before now still count when they sync."),
+            ],
+            _("Close check-in"),
+            url_for("meetings.show", meeting_id=meeting.id),
+        )  # fmt: skip
     done = close_checkin(db.session(), Actor.of(current_user), meeting)
     flash(_("Check-in closed: %(absent)d absent, %(awarded)d earned points.", **done), "notice")
     return redirect(url_for("meetings.show", meeting_id=meeting.id))
@@ -167,6 +200,21 @@ def meeting_kind_names() -> dict[str, str]:
 @bp.app_template_global()
 def meeting_status_names() -> dict[str, str]:
     return {"scheduled": _("scheduled"), "open": _("check-in open"), "closed": _("closed")}
+
+
+@bp.app_template_global()
+def checkin_via_names() -> dict[str, str]:
+    """How an attendance row came to be (Attendance.via), as the viewer reads it."""
+    return {
+        "scan": _("scanned by an officer"),
+        "screen_code": _("scanned the on-screen code"),
+        "remote": _("checked in remotely"),
+        "manual": _("recorded by hand"),
+        "offline": _("scanned offline, synced later"),
+        "closing": _("recorded at closing"),
+        "leave": _("leave approved"),
+        "device": _("scanned by a scanner device"),
+    }
 
 
 @bp.app_template_global()

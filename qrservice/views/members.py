@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .. import db
 from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
 from ..audit import Actor
+from ..audit_sentences import audit_trail
 from ..issuance import card_history
 from ..members import (
     MemberError,
@@ -26,6 +27,7 @@ from ..members import (
     update_member,
 )
 from ..models import MEMBER_STATUSES, AuditEvent, Member
+from .confirm import ask_to_confirm, confirmed
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
@@ -83,7 +85,7 @@ def show(member_id: int) -> Any:
     return render_template(
         "members/show.html",
         member=member,
-        history=list(history),
+        history=audit_trail(db.session(), history),
         cards=card_history(db.session(), member.id),
         can_edit=can_edit_member(current_user, member),
     )
@@ -146,6 +148,17 @@ def edit(member_id: int) -> Any:
 def set_active(member_id: int) -> Any:
     member = member_or_404(member_id)
     active = request.form.get("active") == "yes"
+    if member.active and not active and not confirmed():
+        return ask_to_confirm(
+            _("Mark %(name)s as left?", name=member.name),
+            [
+                _("%(name)s leaves the roll: no longer expected at meetings, and scans of their "
+                  "card are refused.", name=member.name),
+                _("Their record, card history and trail stay; you can reactivate them later."),
+            ],
+            _("Mark as left"),
+            url_for("members.show", member_id=member.id),
+        )  # fmt: skip
     set_member_active(db.session(), Actor.of(current_user), member, active)
     flash(_("Member reactivated.") if active else _("Member marked as left."), "notice")
     return redirect(url_for("members.show", member_id=member.id))

@@ -32,6 +32,14 @@ def subtree_member_counts(units: list[Unit]) -> Counter[int]:
     return totals
 
 
+@bp.app_template_filter("unit_label")
+def unit_label(unit: Unit) -> str:
+    """A unit's name, with its branch's for a group: every branch has a 第一党小组."""
+    if unit.kind == "group" and unit.parent is not None:
+        return f"{unit.parent.name} · {unit.name}"
+    return unit.name
+
+
 @bp.route("/units")
 @officer_required
 def tree() -> Any:

@@ -1,0 +1,437 @@
+"""The audit trail as sentences in the viewer's language.
+
+``describe_event`` turns one recorded event into a sentence such as
+"组织委员 organiser 补发了 王洋 的活动证（第 2 版，原因：遗失）"; ``audit_trail`` does it for a list
+of events with the names they mention loaded in a few queries. Every page that shows the trail
+uses them, so an action reads the same everywhere. An action this module does not know still
+reads as a sentence, with its recorded values named.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, Meeting, Member, ScannerDevice, Unit, User
+from .timeutil import local_time
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One line of the trail: when, and what happened as a sentence."""
+
+    at: datetime
+    sentence: str
+    event: AuditEvent
+
+
+@dataclass
+class Names:
+    """What the sentences name, by id: officer accounts, members, units and meetings."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    members: dict[int, str] = field(default_factory=dict)
+    units: dict[int, str] = field(default_factory=dict)
+    meetings: dict[int, str] = field(default_factory=dict)
+    devices: dict[int, str] = field(default_factory=dict)
+
+
+def _zh() -> bool:
+    return str(get_locale()).startswith("zh")
+
+
+def _join(parts: Iterable[str]) -> str:
+    return ("；" if _zh() else "; ").join(parts)
+
+
+def _load(value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def role_name(role: str) -> str:
+    return {"organiser": _("Organiser"), "secretary": _("Secretary")}.get(role, role)
+
+
+def actor_name(label: str, user: User | None = None) -> str:
+    """Who did it, as the viewer reads it: "组织委员 organiser", "命令行", "党员本人"."""
+    kind, _sep, rest = label.partition(":")
+    if kind == "user":
+        if user is not None:
+            return _("%(role)s %(username)s", role=role_name(user.role), username=rest)
+        return rest
+    if label == "cli":
+        return _("the command line")
+    if label == "demo":
+        return _("the demo loader")
+    if label == "member":
+        return _("the member")
+    if label == "visitor":
+        return _("someone on the card page")
+    if kind == "member" and rest:
+        return _("member %(number)s", number=rest)
+    if kind == "device" and rest:
+        return _("scanner device %(name)s", name=rest)
+    return label
+
+
+def _device_actor(label: str, names: Names) -> str:
+    kind, _sep, rest = label.partition(":")
+    if kind == "device" and rest.isdigit() and int(rest) in names.devices:
+        return _("scanner device “%(name)s”", name=names.devices[int(rest)])
+    return actor_name(label)
+
+
+def field_names() -> dict[str, str]:
+    """Recorded field names as the viewer reads them (the member form's and the import's)."""
+    return {
+        "number": _("Member number"),
+        "name": _("Name"),
+        "gender": _("Gender"),
+        "phone": _("Phone"),
+        "joined_on": _("Date joined"),
+        "status": _("Member status"),
+        "unit": _("Home unit"),
+        "floating": _("Floating member"),
+        "floating_location": _("Floating location"),
+        "floating_since": _("Floating since"),
+        "active": _("On the roll"),
+        "national_id": _("ID number"),
+        "version": _("Version"),
+        "reason": _("Reason"),
+        "why": _("Reason"),
+        "kid": _("Signing key"),
+        "title": _("Title"),
+        "meeting": _("Meeting"),
+        "months": _("Months"),
+        "first_month": _("From month"),
+        "receipt": _("Receipt"),
+        "format": _("Format"),
+        "username": _("Username"),
+        "role": _("Role"),
+        "sessions_ended": _("Sessions ended"),
+        "rows": _("Rows"),
+        "created": _("Created"),
+        "updated": _("Updated"),
+        "unchanged": _("Unchanged"),
+        "absent": _("Absent"),
+        "awarded": _("Earned points"),
+        "code": _("Code"),
+        "kind": _("Kind"),
+        "locked_until": _("PIN locked until"),
+        "lockouts": _("Lockouts"),
+        "expires_at": _("Expires"),
+        "pairing_expires_at": _("Pairing code expires"),
+        "paired_at": _("Paired"),
+        "revoked_at": _("Revoked"),
+    }
+
+
+def card_reason(reason: str) -> str:
+    return {
+        "new": _("new"),
+        "lost": _("lost"),
+        "damaged": _("damaged"),
+        "copied": _("suspected copied"),
+        "other": _("other"),
+    }.get(reason, reason)
+
+
+def _end_reason(why: str) -> str:
+    """A card's recorded end reason ("lost: left on a bus") with its fixed word translated."""
+    word, sep, note = why.partition(": ")
+    translated = card_reason(word)
+    if translated == word:
+        return why
+    return f"{translated}{'：' if _zh() else ': '}{note}" if sep else translated
+
+
+def value_text(key: str, value: Any, names: Names | None = None) -> str:
+    """A recorded value as the viewer reads it."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if key == "gender":
+        return {"male": _("Male"), "female": _("Female")}.get(value, str(value))
+    if key == "status":
+        return {"full": _("Full member"), "probationary": _("Probationary member")}.get(
+            value, str(value)
+        )
+    if key == "national_id":
+        return {"(set)": _("on file"), "(hidden)": _("on file"), "(changed)": _("changed")}.get(
+            value, _("on file")
+        )
+    if key == "role":
+        return role_name(str(value))
+    if key == "reason":
+        return card_reason(str(value))
+    if key == "meeting" and names is not None and isinstance(value, int):
+        return "“" + names.meetings.get(value, f"#{value}") + "”"
+    if key == "first_month" and isinstance(value, str):
+        return value[:7]
+    if key.endswith(("_at", "_until")) and isinstance(value, str):
+        try:
+            return local_time(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _details(values: dict[str, Any], names: Names) -> str:
+    labels = field_names()
+    return ("，" if _zh() else ", ").join(
+        f"{labels.get(k, k)}{'：' if _zh() else ': '}{value_text(k, v, names)}"
+        for k, v in values.items()
+    )
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any], names: Names) -> str:
+    """Changed fields in the member form's order (the trail stores them alphabetically)."""
+    labels = field_names()
+    order = {key: index for index, key in enumerate(labels)}
+    after = dict(sorted(after.items(), key=lambda item: order.get(item[0], len(order))))
+    return _join(
+        f"{labels.get(k, k)} {value_text(k, before.get(k), names)} → {value_text(k, value, names)}"
+        for k, value in after.items()
+    )
+
+
+def _subject(event: AuditEvent, names: Names) -> str:
+    entity_id = event.entity_id
+    if entity_id is None:
+        return ""
+    if event.entity_type == "member":
+        return names.members.get(entity_id, _("member #%(id)d", id=entity_id))
+    if event.entity_type == "unit":
+        return names.units.get(entity_id, _("unit #%(id)d", id=entity_id))
+    if event.entity_type == "meeting":
+        return names.meetings.get(entity_id, _("meeting #%(id)d", id=entity_id))
+    if event.entity_type == "user":
+        user = names.users.get(entity_id)
+        return user.username if user is not None else _("account #%(id)d", id=entity_id)
+    if event.entity_type == "scanner_device":
+        name = names.devices.get(entity_id)
+        return (
+            _("scanner device “%(name)s”", name=name)
+            if name
+            else _("scanner device #%(id)d", id=entity_id)
+        )
+    return f"{event.entity_type} #{entity_id}"
+
+
+Sentence = Callable[[str, str, dict[str, Any], dict[str, Any], Names], str]
+
+
+def _card_issue(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    version = a.get("version", 0)
+    if a.get("reason", "new") == "new":
+        return _("%(actor)s issued %(member)s's card (version %(v)s)",
+                 actor=actor, member=subject, v=version)  # fmt: skip
+    return _("%(actor)s reissued %(member)s's card (version %(v)s, reason: %(reason)s)",
+             actor=actor, member=subject, v=version, reason=card_reason(a["reason"]))  # fmt: skip
+
+
+def _card_end(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    why = _end_reason(str(a.get("why", "")))
+    if a.get("status") == "revoked":
+        return _("%(actor)s revoked %(member)s's card (version %(v)s, reason: %(why)s)",
+                 actor=actor, member=subject, v=a.get("version", "?"), why=why)  # fmt: skip
+    return _("%(actor)s stopped version %(v)s of %(member)s's card (replaced: %(why)s)",
+             actor=actor, member=subject, v=a.get("version", "?"), why=why)  # fmt: skip
+
+
+def _member_create(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s created the record of %(member)s (member number %(number)s, %(unit)s)",
+             actor=actor, member=subject, number=a.get("number", "?"),
+             unit=a.get("unit", "?"))  # fmt: skip
+
+
+def _member_update(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s changed the record of %(member)s: %(changes)s",
+             actor=actor, member=subject, changes=_changes(b, a, n))  # fmt: skip
+
+
+def _dues_pay(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s recorded dues of %(member)s: %(months)s months from %(month)s, "
+             "receipt %(receipt)s",
+             actor=actor, member=subject, months=a.get("months", "?"),
+             month=value_text("first_month", a.get("first_month")),
+             receipt=a.get("receipt", "—"))  # fmt: skip
+
+
+def _attendance_undo(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    meeting = a.get("meeting", b.get("meeting"))
+    return _("%(actor)s took back the check-in of %(member)s at %(meeting)s",
+             actor=actor, member=subject, meeting=value_text("meeting", meeting, n))  # fmt: skip
+
+
+def _meeting_close(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s closed check-in of “%(meeting)s”: %(absent)s absent, %(awarded)s earned "
+             "points", actor=actor, meeting=subject, absent=a.get("absent", 0),
+             awarded=a.get("awarded", 0))  # fmt: skip
+
+
+def _import_apply(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s imported members into %(unit)s: %(created)s created, %(updated)s "
+             "updated, %(unchanged)s unchanged", actor=actor, unit=subject,
+             created=a.get("created", 0), updated=a.get("updated", 0),
+             unchanged=a.get("unchanged", 0))  # fmt: skip
+
+
+def _user_create(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s created the officer account %(username)s (%(role)s, %(unit)s)",
+             actor=actor, username=a.get("username", subject),
+             role=role_name(str(a.get("role", ""))), unit=a.get("unit", "?"))  # fmt: skip
+
+
+def _pin_wrong(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    text = _("A wrong PIN was entered for %(member)s's card (version %(v)s)",
+             member=subject, v=a.get("version", "?"))  # fmt: skip
+    if a.get("locked_until"):
+        text += ("；" if _zh() else "; ") + _(
+            "the PIN is locked until %(time)s",
+            time=value_text("locked_until", a["locked_until"]),
+        )
+    return text
+
+
+def _device_create(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s added %(device)s for %(unit)s",
+             actor=actor, device=subject, unit=a.get("unit", "?"))  # fmt: skip
+
+
+def _sentences() -> dict[str, Sentence]:
+    def simple(message: str) -> Sentence:
+        # ``message`` is already translated; it names %(actor)s and %(subject)s.
+        return lambda actor, subject, b, a, n: message % {"actor": actor, "subject": subject}
+
+    return {
+        "card.issue": _card_issue,
+        "card.supersede": _card_end,
+        "card.revoke": _card_end,
+        "member.create": _member_create,
+        "member.update": _member_update,
+        "member.deactivate": simple(_("%(actor)s marked %(subject)s as left (off the roll)")),
+        "member.reactivate": simple(_("%(actor)s put %(subject)s back on the roll")),
+        "member.export": lambda actor, subject, b, a, n: _(
+            "%(actor)s exported the member list of %(unit)s (%(format)s)",
+            actor=actor,
+            unit=subject,
+            format=str(a.get("format", "")).upper(),
+        ),  # fmt: skip
+        "import.apply": _import_apply,
+        "unit.create": lambda actor, subject, b, a, n: _(
+            "%(actor)s created the unit %(unit)s (%(code)s)",
+            actor=actor,
+            unit=subject,
+            code=a.get("code", "?"),
+        ),  # fmt: skip
+        "user.create": _user_create,
+        "user.password": simple(_("%(actor)s changed their password; every other login ended")),
+        "user.deactivate": simple(_("%(actor)s deactivated the account %(subject)s")),
+        "user.activate": simple(_("%(actor)s reactivated the account %(subject)s")),
+        "meeting.create": simple(_("%(actor)s created the meeting “%(subject)s”")),
+        "meeting.open": simple(_("%(actor)s opened check-in of “%(subject)s”")),
+        "meeting.close": _meeting_close,
+        "attendance.undo": _attendance_undo,
+        "dues.pay": _dues_pay,
+        "card.pin_wrong": _pin_wrong,
+        "device.create": _device_create,
+        "device.pairing_code": simple(_("%(actor)s made a new pairing code for %(subject)s")),
+        "device.pair": simple(_("%(subject)s was paired with a browser")),
+        "device.revoke": simple(_("%(actor)s revoked %(subject)s")),
+        "device.refused": simple(_("%(subject)s was refused: its access has ended")),
+    }
+
+
+def describe_event(event: AuditEvent, names: Names | None = None) -> str:
+    """The event as one sentence in the viewer's language (the request's locale)."""
+    names = names or Names()
+    user = names.users.get(event.actor_id or 0)
+    actor = actor_name(event.actor, user) if user else _device_actor(event.actor, names)
+    subject = _subject(event, names)
+    before, after = _load(event.before), _load(event.after)
+    sentence = _sentences().get(event.action)
+    if sentence is not None:
+        text = sentence(actor, subject, before, after, names)
+    else:
+        text = _unknown(event.action, actor, subject, before, after, names)
+    return text[:1].upper() + text[1:]
+
+
+def _unknown(
+    action: str, actor: str, subject: str, before: dict[str, Any], after: dict[str, Any],
+    names: Names,
+) -> str:  # fmt: skip
+    """An action added after this module was written: said plainly, with what it recorded."""
+    if subject:
+        text = _("%(actor)s recorded “%(action)s” for %(subject)s",
+                 actor=actor, action=action, subject=subject)  # fmt: skip
+    else:
+        text = _("%(actor)s recorded “%(action)s”", actor=actor, action=action)
+    if before and after:
+        details = _changes(before, after, names)
+    else:
+        details = _details(after or before, names)
+    if details:
+        text += ("（%s）" if _zh() else " (%s)") % details
+    return text
+
+
+def load_names(s: Session, events: list[AuditEvent]) -> Names:
+    """The accounts, members, units and meetings the events mention, one query per kind."""
+    names = Names()
+    ids: dict[str, set[int]] = {
+        "user": set(), "member": set(), "unit": set(), "meeting": set(), "scanner_device": set(),
+    }  # fmt: skip
+    for event in events:
+        if event.actor_id is not None:
+            ids["user"].add(event.actor_id)
+        kind, _sep, rest = event.actor.partition(":")
+        if kind == "device" and rest.isdigit():
+            ids["scanner_device"].add(int(rest))
+        if event.entity_id is not None and event.entity_type in ids:
+            ids[event.entity_type].add(event.entity_id)
+        for values in (_load(event.before), _load(event.after)):
+            if isinstance(values.get("meeting"), int):
+                ids["meeting"].add(values["meeting"])
+    if ids["user"]:
+        names.users = {u.id: u for u in s.scalars(select(User).where(User.id.in_(ids["user"])))}
+    if ids["member"]:
+        query = select(Member.id, Member.name).where(Member.id.in_(ids["member"]))
+        names.members = dict(s.execute(query).all())  # type: ignore[arg-type]
+    if ids["unit"]:
+        query = select(Unit.id, Unit.name).where(Unit.id.in_(ids["unit"]))
+        names.units = dict(s.execute(query).all())  # type: ignore[arg-type]
+    if ids["meeting"]:
+        query = select(Meeting.id, Meeting.title).where(Meeting.id.in_(ids["meeting"]))
+        names.meetings = dict(s.execute(query).all())  # type: ignore[arg-type]
+    if ids["scanner_device"]:
+        query = select(ScannerDevice.id, ScannerDevice.name).where(
+            ScannerDevice.id.in_(ids["scanner_device"])
+        )
+        names.devices = dict(s.execute(query).all())  # type: ignore[arg-type]
+    return names
+
+
+def audit_trail(s: Session, events: Iterable[AuditEvent]) -> list[TrailEntry]:
+    """The events as sentences, in the order given."""
+    events = list(events)
+    names = load_names(s, events)
+    return [TrailEntry(e.at, describe_event(e, names), e) for e in events]
