@@ -65,12 +65,24 @@ ROUTES: dict[str, frozenset[str]] = {
     "meetings.open_": IN_SCOPE,
     "meetings.close": IN_SCOPE,
     "scan.screen_code": IN_SCOPE,
-    "scan.scanner": SCANNERS,
+    # Without a session the scanner page is the same shell for any meeting, naming nothing: a
+    # paired phone's browser has no session and reads the meeting with its token.
+    "scan.scanner": SCANNERS | {ANONYMOUS, MEMBER},
     "scan_api.checkin": SCANNERS,
     "scan_api.sync": SCANNERS,
     "scan_api.status": SCANNERS,
     "scan_api.undo": SCANNERS,
     "scan_api.lookup": SCANNERS,
+    "scan_api.expected": SCANNERS,
+    # Scanner devices: pairing a phone (the one-time code is the credential), its own page.
+    "scan.pair_page": ANYONE,
+    "scan.device_home": ANYONE,
+    "scan_api.pair": ANYONE,
+    "scan_api.device": frozenset({DEVICE}),
+    "devices.index": OFFICERS,
+    "devices.new": OFFICERS,
+    "devices.pairing_code": IN_SCOPE,
+    "devices.revoke": IN_SCOPE,
     # Organisers' pages and changes.
     "users.index": ORGANISERS,
     "users.new": ORGANISERS,

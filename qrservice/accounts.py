@@ -16,7 +16,17 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, has_app_context, jsonify, redirect, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
 from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_limiter import Limiter
@@ -55,6 +65,10 @@ class AccountError(ValueError):
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    # One central CSRF check (below) instead of Flask-WTF's own, so that a call carrying a
+    # scanner device's bearer token can skip it: a browser never sends that header by itself.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_check_csrf_unless_bearer)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -176,6 +190,35 @@ def _wants_json() -> bool:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Marks a view that accepts ``Authorization: Bearer`` (a scanner device's calls).
+BEARER_VIEW_ATTR = "accepts_bearer_token"
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header ("" when empty); None without one."""
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def accepts_bearer(view: F) -> F:
+    """Let requests with a bearer token reach this view without a CSRF token; the view must
+    then authenticate by that token alone (scan/auth.py)."""
+    setattr(view, BEARER_VIEW_ATTR, True)
+    return view
+
+
+def _check_csrf_unless_bearer() -> Any:
+    if bearer_token() is not None:
+        view = current_app.view_functions.get(request.endpoint or "")
+        if view is not None and getattr(view, BEARER_VIEW_ATTR, False):
+            return None  # the scanner's calls: the token alone decides
+        # Anywhere else a bearer request is nobody's, whatever cookie came along: a device
+        # token reaches the scanner's calls and what any visitor may see, nothing more.
+        g._login_user = login_manager.anonymous_user()
+    if current_app.config["WTF_CSRF_ENABLED"]:
+        csrf.protect(apply_exemptions=True)
+    return None
 
 
 def officer_required(view: F) -> F:

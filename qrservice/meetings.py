@@ -320,7 +320,10 @@ def undo_last(
         )
         .order_by(Attendance.checked_in_at.desc(), Attendance.id.desc())
         .limit(1)
-    ).first()
+    )
+    if recorded_by is not None:
+        query = query.where(Attendance.recorded_by == recorded_by)
+    last = s.scalars(query).first()
     if last is None:
         return None
     before = last.status

@@ -1,7 +1,9 @@
 """The check-in JSON API, used by the scanner page and any other client, with its OpenAPI text.
 
 Every door answers with the same fields and reasons as ``scan.checkin.redeem``. Officers
-authenticate with their login session; POSTs carry the CSRF token in ``X-CSRFToken``.
+authenticate with their login session (POSTs carry the CSRF token in ``X-CSRFToken``); paired
+scanner devices with ``Authorization: Bearer <device token>`` and no CSRF token (scan/auth.py).
+A device reaches these calls only, for its branch's meetings, and sees the expected list only.
 """
 
 from __future__ import annotations
@@ -10,19 +12,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from qrservice import db
-from qrservice.accounts import can_see_unit, officer_required
-from qrservice.audit import Actor
+from qrservice.accounts import csrf, limiter
+from qrservice.devices import PairingRefused, pair_device
+from qrservice.devices import open_meetings as device_meetings
 from qrservice.meetings import counts, missing_members, recent_checkins, undo_last
-from qrservice.models import Attendance, Meeting, Member, Unit
+from qrservice.models import Attendance, Meeting, Member, ScannerDevice, Unit
 from qrservice.signing_keys import key_ring
+from qrservice.timeutil import utcnow
 
+from .auth import current_scanner, device_required, scanner_required
 from .checkin import NONCE_RE, CheckinResult, MeetingNotFound, redeem
+from .lists import expected_list, find_expected
 
 bp = Blueprint("scan_api", __name__, url_prefix="/api/v1")
 MAX_SYNC = 500
@@ -89,12 +95,20 @@ def parse_scan(item: Any, default_via: str, nonce_required: bool) -> dict[str, A
 
 
 def _redeem(meeting_id: int, scan: dict[str, Any]) -> CheckinResult:
+    scanner = current_scanner()
+    device: dict[str, Any] = {}
+    if scanner.is_device:
+        # A device sees the meeting's expected list and no one else: its scope is the meeting.
+        meeting = _meeting_or_404(meeting_id, write=True)
+        device = {"member_scope": meeting.unit.path, "active_only": True,
+                  "device_id": scanner.device_id}  # fmt: skip
     return redeem(
         db.session(),
         ring=key_ring(),
         meeting_id=meeting_id,
-        recorded_by=f"user:{current_user.username}",
-        scope_path=current_user.unit.path,
+        recorded_by=scanner.label,
+        scope_path=scanner.scope_path,
+        **device,
         **scan,
     )
 
@@ -117,14 +131,14 @@ def _no_meeting(exc: MeetingNotFound) -> Any:
 
 
 @bp.route("/meetings/<int:meeting_id>/checkins", methods=["POST"])
-@officer_required
+@scanner_required
 def checkin(meeting_id: int) -> Any:
     scan = parse_scan(_json_body(), "scan", nonce_required=False)
     return jsonify(_redeem(meeting_id, scan).as_dict())
 
 
 @bp.route("/meetings/<int:meeting_id>/sync", methods=["POST"])
-@officer_required
+@scanner_required
 def sync(meeting_id: int) -> Any:
     """A queue of offline scans: all validated first, then decided in one transaction."""
     body = _json_body()
@@ -146,11 +160,27 @@ def sync(meeting_id: int) -> Any:
     return jsonify(results=results, counts=counts(db.session(), meeting).as_dict())
 
 
-def _meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = db.session().get(Meeting, meeting_id)
-    if meeting is None or not can_see_unit(current_user, meeting.unit):
+def _meeting_or_404(meeting_id: int, write: bool = False) -> Meeting:
+    """The meeting, if this officer or device may reach it (read once per request)."""
+    meeting = g.get("scan_meeting")
+    if meeting is None or meeting.id != meeting_id:
+        meeting = db.session().scalar(
+            select(Meeting).options(joinedload(Meeting.unit)).where(Meeting.id == meeting_id)
+        )
+        g.scan_meeting = meeting
+    if meeting is None or not current_scanner().may_use(meeting, utcnow(), write):
         raise MeetingNotFound(meeting_id)
     return meeting
+
+
+def _meeting_json(meeting: Meeting) -> dict[str, Any]:
+    return {
+        "id": meeting.id, "title": meeting.title, "status": meeting.status,
+        "kind": meeting.kind, "unit": meeting.unit.name, "place": meeting.place,
+        "starts_at": meeting.starts_at.isoformat() + "Z",
+        "ends_at": meeting.ends_at.isoformat() + "Z",
+        "scanner": f"/scan/meetings/{meeting.id}",
+    }  # fmt: skip
 
 
 def _member_json(member: Member) -> dict[str, Any]:
@@ -159,12 +189,12 @@ def _member_json(member: Member) -> dict[str, Any]:
 
 
 @bp.route("/meetings/<int:meeting_id>/status")
-@officer_required
+@scanner_required
 def status(meeting_id: int) -> Any:
     s = db.session()
     meeting = _meeting_or_404(meeting_id)
     return jsonify(
-        meeting={"id": meeting.id, "title": meeting.title, "status": meeting.status},
+        meeting=_meeting_json(meeting),
         counts=counts(s, meeting).as_dict(),
         missing=[_member_json(m) for m in missing_members(s, meeting)],
         recent=[
@@ -181,11 +211,14 @@ def status(meeting_id: int) -> Any:
 
 
 @bp.route("/meetings/<int:meeting_id>/undo", methods=["POST"])
-@officer_required
+@scanner_required
 def undo(meeting_id: int) -> Any:
     s = db.session()
+    scanner = current_scanner()
     meeting = _meeting_or_404(meeting_id)
-    undone = undo_last(s, Actor.of(current_user), meeting)
+    # A device takes back only what it recorded itself.
+    mine = scanner.label if scanner.is_device else None
+    undone = undo_last(s, scanner.actor, meeting, recorded_by=mine)
     if undone is None:
         return jsonify(status="refused", reason="nothing_to_undo",
                        message=_("There is no check-in to undo."))  # fmt: skip
@@ -198,26 +231,31 @@ def undo(meeting_id: int) -> Any:
 
 
 @bp.route("/meetings/<int:meeting_id>/lookup")
-@officer_required
+@scanner_required
 def lookup(meeting_id: int) -> Any:
     s = db.session()
+    scanner = current_scanner()
     meeting = _meeting_or_404(meeting_id)
     q = request.args.get("q", "").strip()[:64]
     if not q:
         return jsonify(members=[])
-    members = s.scalars(
-        select(Member)
-        .join(Member.unit)
-        .where(
-            Member.active.is_(True),
-            Unit.path.startswith(current_user.unit.path, autoescape=True),
-            or_(
-                Member.name.contains(q, autoescape=True), Member.number.contains(q, autoescape=True)
-            ),
-        )
-        .order_by(Member.number)
-        .limit(20)
-    ).all()
+    if scanner.is_device:
+        members = find_expected(s, meeting, q)
+    else:
+        members = s.scalars(
+            select(Member)
+            .join(Member.unit)
+            .where(
+                Member.active.is_(True),
+                Unit.path.startswith(scanner.scope_path, autoescape=True),
+                or_(
+                    Member.name.contains(q, autoescape=True),
+                    Member.number.contains(q, autoescape=True),
+                ),
+            )
+            .order_by(Member.number)
+            .limit(20)
+        ).all()
     seen = set(
         s.scalars(
             select(Attendance.member_id).where(
@@ -227,6 +265,68 @@ def lookup(meeting_id: int) -> Any:
         )
     )
     return jsonify(members=[{**_member_json(m), "checked_in": m.id in seen} for m in members])
+
+
+@bp.route("/meetings/<int:meeting_id>/expected")
+@scanner_required
+def expected(meeting_id: int) -> Any:
+    """The expected list a scanner keeps for offline use (scan/lists.py)."""
+    meeting = _meeting_or_404(meeting_id)
+    response = jsonify(
+        meeting=_meeting_json(meeting),
+        at=utcnow().isoformat() + "Z",
+        members=expected_list(db.session(), meeting),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _device_json() -> dict[str, Any]:
+    scanner = current_scanner()
+    return {"id": scanner.device_id, "name": scanner.device_name, "unit": scanner.unit_name,
+            "meeting_id": scanner.meeting_id}  # fmt: skip
+
+
+@bp.route("/device")
+@device_required
+def device() -> Any:
+    """A paired device: what it is, and the open meetings whose scanner it may open."""
+    s = db.session()
+    found = s.get(ScannerDevice, current_scanner().device_id)
+    assert found is not None
+    meetings = [_meeting_json(m) for m in device_meetings(s, found)]
+    return jsonify(
+        device={
+            **_device_json(),
+            "expires_at": found.expires_at.isoformat() + "Z" if found.expires_at else None,
+        },
+        meetings=meetings,
+    )
+
+
+@bp.route("/devices/pair", methods=["POST"])
+@csrf.exempt  # no session is involved: the one-time code is the credential
+@limiter.limit("20 per minute")
+def pair() -> Any:
+    """A phone pairs with a one-time code and receives its device token (once)."""
+    body = _json_body()
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, str) or not 0 < len(code) <= 32:
+        raise BadRequest("code", _("code must be the pairing code"))
+    try:
+        found, token = pair_device(db.session(), code)
+    except PairingRefused as exc:
+        return _error(400, exc.reason, exc.message)
+    return jsonify(
+        status="ok",
+        token=token,
+        device={
+            "id": found.id,
+            "name": found.name,
+            "unit": found.unit.name,
+            "meeting_id": found.meeting_id,
+        },
+    )
 
 
 OPENAPI = Path(__file__).with_name("openapi.json")

@@ -221,12 +221,22 @@ def redeem(
     nonce: str | None = None,
     confirm_visitor: bool = False,
     scope_path: str | None = None,
+    member_scope: str | None = None,
+    active_only: bool = False,
+    device_id: int | None = None,
     now: datetime | None = None,
 ) -> CheckinResult:
     """Decide one check-in, inside a transaction begun with ``db.begin_write``.
 
-    ``scope_path`` is the unit path an officer may act in; a meeting outside it raises
-    ``MeetingNotFound``, as does a meeting that does not exist.
+    ``scope_path`` is the unit path an officer (or device) may act in; a meeting outside it
+    raises ``MeetingNotFound``, as does a meeting that does not exist.
+
+    ``member_scope`` is the unit path whose members the caller may see (``scope_path`` when not
+    given; a device passes its meeting's unit, with ``active_only``: it sees the expected list
+    and nothing more). A member outside it is never described: a member id answers exactly as
+    one that does not exist, and a card's refusal names nobody. Only an ``ok`` answer (a
+    visitor the secretary chose to record) names them. ``device_id`` is the paired device
+    that records the row, if any.
     """
     now = now or utcnow()
     if via not in VIAS:
@@ -255,26 +265,35 @@ def redeem(
         if row is None or row.card_token != token:
             return _refused("no_card", _("This card was not issued here."))
         member = _member_dict(row)
+        seen = _may_see(row, member_scope or scope_path, active_only)
+        shown = member if seen else None
         if row.card_status == "superseded":
             return _refused(
                 "superseded",
                 _("This card was replaced by a newer one. The member should see the organiser."),
-                member,
+                shown,
             )
         if row.card_status == "revoked":
             return _refused(
                 "revoked",
                 _("This card was withdrawn. The member should see the organiser."),
-                member,
+                shown,
             )
     elif member_id is not None:
         row = conn.execute(_MEMBER_BY_ID, {"member_id": member_id}).first()
-        if row is None:
+        # A member the caller may not see answers exactly like one that does not exist (and at
+        # a meeting the caller may not reach, like any other check-in there).
+        if row is None or not _may_see(row, member_scope or scope_path, active_only):
+            if scope_path is not None:
+                _reachable_meeting(conn, meeting_id, scope_path)
             return _refused("no_member", _("No such member."))
         member = _member_dict(row)
+        seen, shown = True, member
     else:
         raise ValueError("give a code or a member id")
     if not row.active:
+        if not seen:
+            return _refused("member_left", _("This member is no longer on the roll."))
         return _refused(
             "member_left", _("%(name)s is no longer on the roll.", name=row.name), member
         )
@@ -289,7 +308,7 @@ def redeem(
     existing = mrow.att_status
     if nonce is not None and mrow.att_nonce == nonce:
         if existing == "undone":
-            return _refused("undone", _("This scan was taken back."), member)
+            return _refused("undone", _("This scan was taken back."), shown)
         result = _ok(member, existing, mrow.att_at, mrow.att_via)
         result.replayed = True
         return result
@@ -303,7 +322,7 @@ def redeem(
         result = _refused(
             "already_checked_in",
             _("Already checked in at %(time)s.", time=_local_hhmm(mrow.att_at)),
-            member,
+            member if seen or existing == "visitor" else None,  # a visitor was named when recorded
         )
         result.attendance = {
             "status": existing,
@@ -322,18 +341,23 @@ def redeem(
         and opens <= when <= max(closes, mrow.closed_at)
     )
     if not late_offline and (mrow.status != "open" or not opens <= when <= closes):
-        return _refused("meeting_not_open", _("Check-in for this meeting is not open."), member)
+        return _refused("meeting_not_open", _("Check-in for this meeting is not open."), shown)
     if via == "remote" and not mrow.remote_allowed:
         return _refused(
             "remote_not_allowed",
             _("This meeting does not allow checking in from elsewhere."),
-            member,
+            shown,
         )
 
     expected = row.home_path.startswith(mrow.unit_path) or (
         row.host_path is not None and row.host_path.startswith(mrow.unit_path)
     )
     if not expected and not confirm_visitor:
+        if not seen:
+            return _refused(
+                "not_expected",
+                _("Not a member of this meeting's unit. Record as a visitor?"),
+            )
         return _refused(
             "not_expected",
             _(
@@ -348,7 +372,7 @@ def redeem(
     # 3. The write: a new row, or the absent/undone/excused row becomes attendance.
     values = {
         "status": status, "via": via, "checked_in_at": when, "client_time": client_time,
-        "nonce": nonce, "recorded_by": recorded_by,
+        "nonce": nonce, "recorded_by": recorded_by, "device_id": device_id,
     }  # fmt: skip
     if existing is None:
         insert = _INSERT_ATTENDANCE[conn.dialect.name]
@@ -383,6 +407,25 @@ def _update_row(s: Session, att_id: int, seen_status: str, values: dict[str, Any
             written = 0
     if written == 0:
         raise _Outrun
+
+
+def _reachable_meeting(conn: Any, meeting_id: int, scope_path: str) -> None:
+    mrow = conn.execute(
+        _MEETING_WITH_ROW, {"member_id": None, "meeting_id": meeting_id, "nonce": None}
+    ).first()
+    if mrow is None or not mrow.unit_path.startswith(scope_path):
+        raise MeetingNotFound(meeting_id)
+
+
+def _may_see(row: Any, scope: str | None, active_only: bool) -> bool:
+    """Whether a caller limited to the unit path ``scope`` may see this member."""
+    if scope is None:
+        return True  # the member's own doors: their card, the on-screen code
+    if active_only and not row.active:
+        return False
+    return row.home_path.startswith(scope) or (
+        row.host_path is not None and row.host_path.startswith(scope)
+    )
 
 
 def _ok(member: dict[str, Any], status: str, at: datetime, via: str) -> CheckinResult:

@@ -287,14 +287,34 @@ def card_image(token: str, fmt: str) -> Any:
 
 
 @bp.route("/scan/meetings/<int:meeting_id>")
-@officer_required
 def scanner(meeting_id: int) -> Any:
-    meeting = db.session().get(Meeting, meeting_id)
-    if meeting is None or not can_see_unit(current_user, meeting.unit):
-        abort(404)
+    """The scanner of one meeting, for an officer's session or a paired device.
+
+    Without a session (a paired phone has none: its token is in the browser's storage) the
+    page is the same shell for every meeting id: it says nothing about the meeting, and the
+    script reads what the device may see through the API with its token.
+    """
+    meeting = None
+    if current_user.is_authenticated:
+        meeting = db.session().get(Meeting, meeting_id)
+        if meeting is None or not can_see_unit(current_user, meeting.unit):
+            abort(404)
     return render_template(
-        "scan/scanner.html", meeting=meeting, api_base=f"/api/v1/meetings/{meeting.id}"
-    )
+        "scan/scanner.html", meeting=meeting, mode="officer" if meeting else "device",
+        api_base=f"/api/v1/meetings/{meeting_id}",
+    )  # fmt: skip
+
+
+@bp.route("/scan/pair")
+def pair_page() -> Any:
+    """Where a helper's phone types the pairing code (or scans the pairing QR)."""
+    return render_template("scan/pair.html")
+
+
+@bp.route("/scan/device")
+def device_home() -> Any:
+    """A paired phone's start page: the branch's open meetings, read with its token."""
+    return render_template("scan/device.html")
 
 
 @bp.route("/scan/sw.js")

@@ -22,6 +22,7 @@ from qrservice import access, db
 from qrservice.accounts import create_user
 from qrservice.audit import Actor
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
+from qrservice.devices import create_device
 from qrservice.issuance import active_card, set_new_pin
 from qrservice.models import Member, Unit, User
 from qrservice.signing_keys import key_ring
@@ -45,12 +46,17 @@ class Records:
     secretary_id: int
     group_id: int
     meeting_code: str
+    device_id: int
+    pairing_code: str
 
 
 def _records(app: Flask) -> Records:
     spare = new_meeting(app, "B01", opened=False)
     with app.app_context():
         s = db.session()
+        b01 = s.scalar(select(Unit).where(Unit.code == "B01"))
+        device, pairing_code = create_device(s, Actor.system("test"), unit=b01, name="records")
+        s.commit()
 
         def member(number: str) -> Member:
             return s.scalar(select(Member).where(Member.number == number))
@@ -68,6 +74,8 @@ def _records(app: Flask) -> Records:
             secretary_id=s.scalar(select(User.id).where(User.username == "secretary1")),
             group_id=s.scalar(select(Unit.id).where(Unit.code == "B01-G1")),
             meeting_code=sign_meeting(key_ring(), spare, int(time.time()), 30),
+            device_id=device.id,
+            pairing_code=pairing_code,
         )
 
 
@@ -108,6 +116,15 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
             {"scans": [{**scan, "nonce": "access-test-nonce-0001"}]},
         ),  # fmt: skip
         "scan_api.undo": ("POST", f"{api}/undo", {}),
+        "scan_api.expected": ("GET", f"{api}/expected", None),
+        "scan.pair_page": ("GET", "/scan/pair", None),
+        "scan.device_home": ("GET", "/scan/device", None),
+        "scan_api.pair": ("POST", "/api/v1/devices/pair", {"code": r.pairing_code}),
+        "scan_api.device": ("GET", "/api/v1/device", None),
+        "devices.index": ("GET", "/devices/", None),
+        "devices.new": ("GET", "/devices/new", None),
+        "devices.revoke": ("GET", f"/devices/{r.device_id}/revoke", None),
+        "devices.pairing_code": ("POST", f"/devices/{r.device_id}/pairing-code", {}),
         "users.index": ("GET", "/users/", None),
         "users.new": ("GET", "/users/new", None),
         "users.set_active": ("GET", f"/users/{r.secretary_id}/active?active=no", None),
@@ -150,6 +167,16 @@ def _visitor(app: Flask, kind: str, r: Records) -> FlaskClient:
     client = app.test_client()
     if kind == access.ANONYMOUS:
         return client
+    if kind == access.DEVICE:
+        # A phone paired to B01: every request carries its token, as the scanner's calls do.
+        with app.app_context():
+            s = db.session()
+            b01 = s.scalar(select(Unit).where(Unit.code == "B01"))
+            _device, code = create_device(s, Actor.system("test"), unit=b01, name="visitor")
+            s.commit()
+        token = client.post("/api/v1/devices/pair", json={"code": code}).get_json()["token"]
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
     if kind == access.MEMBER:
         with app.app_context():
             s = db.session()
@@ -189,7 +216,7 @@ def test_every_route_has_an_access_rule_and_a_request_here(app: Flask) -> None:
     assert endpoints == requests.keys(), "add a request for each route to this test"
 
 
-@pytest.mark.parametrize("kind", [v for v in access.VISITORS if v != access.DEVICE])
+@pytest.mark.parametrize("kind", access.VISITORS)
 def test_each_kind_of_visitor_reaches_exactly_what_the_table_allows(app: Flask, kind: str):
     records = _records(app)
     client = _visitor(app, kind, records)

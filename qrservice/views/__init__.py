@@ -27,12 +27,13 @@ def init_app(app: Flask) -> None:
     from scan import api as scan_api
     from scan import views as scan_views
 
-    from . import auth, cards, meetings, members, members_io, org, users
+    from . import auth, cards, devices, meetings, members, members_io, org, users
 
     # Every <int:...> of every blueprint is a row id: one converter bounds them all, so that a
     # number past what the database holds is a 404, never a driver's OverflowError.
     app.url_map.converters["int"] = RowIdConverter
-    for module in (auth, org, members, users, members_io, cards, meetings, scan_views, scan_api):
+    for module in (auth, org, members, users, members_io, cards, meetings, devices, scan_views,
+                   scan_api):  # fmt: skip
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import segno
 from flask import Flask
@@ -88,8 +89,11 @@ class PageErrors:
 
 
 def log_in(page: Page, base_url: str, path: str, username: str, password: str) -> None:
-    """Open ``path``, which sends to the login form, log in there, and come back to ``path``."""
-    page.goto(base_url + path)
+    """Log in through the form, which then sends the browser on to ``path``.
+
+    (The scanner page no longer sends to the login form by itself: without a session it is the
+    paired device's page.)"""
+    page.goto(base_url + "/login?next=" + quote(path))
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("form button[type=submit]")
