@@ -150,8 +150,10 @@ def card_reason(reason: str) -> str:
     }.get(reason, reason)
 
 
-def _end_reason(why: str) -> str:
+def end_reason_text(why: str) -> str:
     """A card's recorded end reason ("lost: left on a bus") with its fixed word translated."""
+    if why == "revoked":  # a revocation without a note
+        return _("revoked")
     word, sep, note = why.partition(": ")
     translated = card_reason(word)
     if translated == word:
@@ -246,7 +248,7 @@ def _card_issue(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], 
 
 
 def _card_end(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
-    why = _end_reason(str(a.get("why", "")))
+    why = end_reason_text(str(a.get("why", "")))
     if a.get("status") == "revoked":
         return _("%(actor)s revoked %(member)s's card (version %(v)s, reason: %(why)s)",
                  actor=actor, member=subject, v=a.get("version", "?"), why=why)  # fmt: skip

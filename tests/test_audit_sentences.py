@@ -162,3 +162,13 @@ def test_every_badge_layout_is_named_in_chinese(client, auth):
     for value, text in options:
         assert LAYOUTS[value].description not in text
         assert re.search(r"[\u4e00-\u9fff]", text), text
+
+
+def test_the_card_history_names_who_issued_and_why_in_chinese(client, auth, app):
+    member_id, _name = reissue_as_organiser(app)
+    auth.login()
+    page = client.get(f"/members/{member_id}", headers=ZH).get_data(as_text=True)
+    history = page.split("<h3>", 1)[1].split("</table>", 1)[0]
+    assert "演示数据" in history and "遗失" in history
+    for raw in ("demo", "user:", "lost"):
+        assert raw not in history

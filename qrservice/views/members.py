@@ -12,7 +12,7 @@ from sqlalchemy import select
 from .. import db
 from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
 from ..audit import Actor
-from ..audit_sentences import audit_trail
+from ..audit_sentences import actor_name, audit_trail, end_reason_text
 from ..issuance import card_history
 from ..members import (
     MemberError,
@@ -63,6 +63,17 @@ def index() -> Any:
     )
     units = units_in_scope(s, current_user.unit)
     return render_template("members/index.html", page=page, units=units, args=args, active=active)
+
+
+@bp.app_template_filter("actor_label")
+def actor_label(label: str) -> str:
+    """Who did something, from its recorded label ("user:chen", "cli"), in the viewer's words."""
+    return actor_name(label)
+
+
+@bp.app_template_filter("card_end_reason")
+def card_end_reason(why: str | None) -> str:
+    return end_reason_text(why) if why else ""
 
 
 def member_or_404(member_id: int) -> Member:
