@@ -20,9 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-#: The largest id a database row can have (SQLite's INTEGER, PostgreSQL's bigint): a larger
-#: number in a URL or a body names no row, and a driver would fail to even send it.
-MAX_ID = 2**63 - 1
+#: The largest id a database row can have: ids are INTEGER columns, 32 bits on PostgreSQL
+#: (64 on SQLite). A larger number in a URL or a body names no row, and PostgreSQL would
+#: refuse to even compare it with an id ("integer out of range").
+MAX_ID = 2**31 - 1
 #: Seconds a writer waits for its turn before the request is answered 503 "busy, try again".
 WRITE_LOCK_TIMEOUT = 10.0
 
