@@ -348,18 +348,21 @@ def letters(unit_code: str | None, sort: str, output: Path, yes: bool) -> None:
     """Print card letters (A4, one per member) with new PINs; earlier letters' PINs stop working."""
     from cards.pdf import Letter, render_letters_pdf
 
-    from .issuance import set_new_pin
+    from .issuance import SheetChoice, cards_for_sheet, set_new_pin
 
     app = _app()
     _require_current_schema(app)
-    with app.app_context(), db.transaction(app) as s:
-        cards, faces = _sheet_cards(s, app, unit_code, "all", sort)
-        if not yes:
+    if not yes:  # asked before the transaction, so that no lock is held while waiting
+        with db.transaction(app) as s:
+            count = len(cards_for_sheet(s, _scope(s, unit_code), SheetChoice(sort=sort)))
+        if count:
             click.confirm(
-                f"{len(cards)} members get a new PIN: the PINs on their earlier letters stop "
+                f"{count} members get a new PIN: the PINs on their earlier letters stop "
                 "working at once. Continue?",
                 abort=True,
             )
+    with app.app_context(), db.transaction(app) as s:
+        cards, faces = _sheet_cards(s, app, unit_code, "all", sort)
         secret = app.config["SECRET_KEY"]
         data = render_letters_pdf(
             [
