@@ -8,13 +8,15 @@ A device reaches these calls only, for its branch's meetings, and sees the expec
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from qrservice import db
@@ -31,7 +33,11 @@ from .checkin import NONCE_RE, CheckinResult, MeetingNotFound, redeem
 from .lists import expected_list, find_expected
 
 bp = Blueprint("scan_api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
 MAX_SYNC = 500
+#: A client clock may be wrong, but a scan's time further than this from the server's is
+#: refused as such (a scanner whose clock was reset to 1970, a typo, a year 0001 or 9999).
+CLIENT_TIME_RANGE = timedelta(days=366)
 
 
 class BadRequest(ValueError):
@@ -51,14 +57,18 @@ def _error(status: int, reason: str, message: str, field: str | None = None) -> 
 def _parse_time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         raise BadRequest("client_time", _("client_time must be an ISO 8601 time"))
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            # Near year 1 or 9999 the conversion itself overflows.
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise BadRequest("client_time", _("client_time must be an ISO 8601 time")) from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    now = utcnow()
+    if not now - CLIENT_TIME_RANGE <= parsed <= now + CLIENT_TIME_RANGE:
+        raise BadRequest("client_time", _("client_time must be within a year of the server's time"))
     return parsed
 
 
@@ -71,8 +81,8 @@ def parse_scan(item: Any, default_via: str, nonce_required: bool) -> dict[str, A
         raise BadRequest("code", _("give either code or member_id"))
     if code is not None and (not isinstance(code, str) or not 0 < len(code) <= 512):
         raise BadRequest("code", _("code must be the scanned text (at most 512 characters)"))
-    if member_id is not None and (not isinstance(member_id, int) or isinstance(member_id, bool)):
-        raise BadRequest("member_id", _("member_id must be a whole number"))
+    if member_id is not None and (not isinstance(member_id, int) or db.parse_id(member_id) is None):
+        raise BadRequest("member_id", _("member_id must be a member's id, a positive whole number"))
     nonce = item.get("nonce")
     if nonce is None and nonce_required:
         raise BadRequest("nonce", _("every queued scan needs its nonce"))
@@ -114,7 +124,11 @@ def _redeem(meeting_id: int, scan: dict[str, Any]) -> CheckinResult:
 
 
 def _json_body() -> Any:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        # json.loads recurses per level: 10,000 nested brackets exhaust the stack.
+        raise BadRequest("body", _("the JSON is nested too deeply")) from None
     if body is None:
         raise BadRequest("body", _("the body must be JSON"))
     return body
@@ -140,24 +154,47 @@ def checkin(meeting_id: int) -> Any:
 @bp.route("/meetings/<int:meeting_id>/sync", methods=["POST"])
 @scanner_required
 def sync(meeting_id: int) -> Any:
-    """A queue of offline scans: all validated first, then decided in one transaction."""
+    """A queue of offline scans, each decided on its own, one result per scan, in order.
+
+    A malformed scan, or one that fails, is answered with its own ``error`` (its reason, its
+    field and its nonce) and never holds back the others: the scanner drops every answered
+    scan from its queue, so one bad item cannot stall the queue behind it.
+    """
     body = _json_body()
     items = body.get("scans") if isinstance(body, dict) else None
     if not isinstance(items, list) or not 0 < len(items) <= MAX_SYNC:
         raise BadRequest("scans", _("scans must be a list of 1 to %(n)d scans", n=MAX_SYNC))
-    scans = []
-    for index, item in enumerate(items):
-        try:
-            scans.append(parse_scan(item, "offline", nonce_required=True))
-        except BadRequest as exc:
-            raise BadRequest(f"scans[{index}].{exc.field}", exc.message) from None
-    results = []
-    for scan in scans:
-        result = _redeem(meeting_id, scan).as_dict()
-        result["nonce"] = scan["nonce"]
-        results.append(result)
-    meeting = db.session().get(Meeting, meeting_id)
+    meeting = _meeting_or_404(meeting_id, write=True)
+    results = [_sync_one(meeting_id, index, item) for index, item in enumerate(items)]
     return jsonify(results=results, counts=counts(db.session(), meeting).as_dict())
+
+
+def _sync_one(meeting_id: int, index: int, item: Any) -> dict[str, Any]:
+    nonce = item.get("nonce") if isinstance(item, dict) else None
+    nonce = nonce if isinstance(nonce, str) and len(nonce) <= 64 else None
+    try:
+        scan = parse_scan(item, "offline", nonce_required=True)
+    except BadRequest as exc:
+        field = f"scans[{index}].{exc.field}"
+        return _item_error("bad_request", f"{field}: {exc.message}", nonce, field)
+    s = db.session()
+    try:
+        # A savepoint per scan: a scan that fails takes back only its own writes.
+        with s.begin_nested():
+            result = _redeem(meeting_id, scan).as_dict()
+    except (MeetingNotFound, OperationalError):
+        raise  # the meeting went away, or the database is busy: the whole sync, again later
+    except (SQLAlchemyError, ValueError):
+        log.exception("offline scan %d of meeting %d could not be recorded", index, meeting_id)
+        message = _("This scan could not be recorded; scan the card again.")
+        return _item_error("failed", message, nonce, f"scans[{index}]")
+    result["nonce"] = scan["nonce"]
+    return result
+
+
+def _item_error(reason: str, message: str, nonce: str | None, field: str) -> dict[str, Any]:
+    return {"status": "error", "reason": reason, "message": message, "field": field,
+            "nonce": nonce, "member": None, "attendance": None, "replayed": False}  # fmt: skip
 
 
 def _meeting_or_404(meeting_id: int, write: bool = False) -> Meeting:
