@@ -241,27 +241,44 @@ def member_values(member: Member) -> dict[str, Any]:
     }
 
 
-def _apply(member: Member, clean: dict[str, Any], id_hash_key: str) -> None:
-    for field in MEMBER_FIELDS:
-        if field == "unit":
-            member.unit = clean["unit"]
-            member.unit_id = clean["unit"].id
-        elif field == "active":
-            if member.active and not clean["active"]:
-                member.left_on = date.today()
-            elif clean["active"]:
-                member.left_on = None
-            member.active = clean["active"]
-        else:
-            setattr(member, field, clean[field])
+def id_digest(clean: dict[str, Any], id_hash_key: str) -> str | None:
+    """The keyed hash of the ID number in ``clean``, or None. An importer that kept its checked
+    rows without the number itself gives the hash as ``id_hash`` instead of ``national_id``."""
+    if clean.get("id_hash"):
+        return clean["id_hash"]
     if clean.get("national_id"):
-        member.id_hash = hash_national_id(id_hash_key, clean["national_id"])
+        return hash_national_id(id_hash_key, clean["national_id"])
+    return None
 
 
-def _audit_values(clean: dict[str, Any]) -> dict[str, Any]:
+def member_columns(
+    clean: dict[str, Any], id_hash_key: str, was_active: bool | None = None
+) -> dict[str, Any]:
+    """The columns ``clean`` sets on a member (``was_active``: the member's state before, None
+    for a new one): what create_member and update_member write, and the importer in bulk."""
+    columns = {f: clean[f] for f in MEMBER_FIELDS if f not in ("unit", "active")}
+    columns["unit_id"] = clean["unit"].id
+    if was_active and not clean["active"]:
+        columns["left_on"] = date.today()
+    elif clean["active"]:
+        columns["left_on"] = None
+    columns["active"] = clean["active"]
+    if digest := id_digest(clean, id_hash_key):
+        columns["id_hash"] = digest
+    return columns
+
+
+def _apply(member: Member, clean: dict[str, Any], id_hash_key: str) -> None:
+    for name, value in member_columns(clean, id_hash_key, member.active).items():
+        setattr(member, name, value)
+    member.unit = clean["unit"]
+
+
+def audit_values(clean: dict[str, Any]) -> dict[str, Any]:
+    """What the audit trail records of ``clean``: the unit by code, an ID number only as set."""
     values = {f: clean[f] for f in MEMBER_FIELDS}
     values["unit"] = clean["unit"].code
-    if clean.get("national_id"):
+    if clean.get("national_id") or clean.get("id_hash"):
         values["national_id"] = "(set)"  # never the number itself, not even in the trail
     return values
 
@@ -276,7 +293,7 @@ def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: 
     _apply(member, clean, id_hash_key)
     s.add(member)
     s.flush()
-    record(s, actor, "member.create", "member", member.id, after=_audit_values(clean))
+    record(s, actor, "member.create", "member", member.id, after=audit_values(clean))
     return member
 
 
@@ -286,10 +303,10 @@ def member_changes(
     """The fields ``clean`` would change, {field: (before, after)}; an ID number shows only
     as changed, never as itself."""
     old = member_values(member)
-    new = _audit_values(clean)
+    new = audit_values(clean)
     diff = {k: (old[k], new[k]) for k in MEMBER_FIELDS if old[k] != new[k]}
-    national_id = clean.get("national_id")
-    if national_id and member.id_hash != hash_national_id(id_hash_key, national_id):
+    digest = id_digest(clean, id_hash_key)
+    if digest and member.id_hash != digest:
         diff["national_id"] = ("(hidden)", "(changed)")
     return diff
 

@@ -1,10 +1,20 @@
 """Member lists in and out: CSV and XLSX import (dry run, then apply) and export.
 
-Imports are checked in full before anything is written: ``plan_import`` says what a file would
-create and change, row by row, and names every bad cell by its spreadsheet row and column;
-``apply_import`` writes only a file without a single error. Export writes the same columns, so
-an exported file re-imports unchanged. The national ID column is write-only: it is read on
-import, kept as a keyed hash, and never exported.
+An import goes in three steps, so that only the last one writes, and briefly:
+
+1. ``read_table`` reads the file (bounded: bytes, rows, columns, cells and seconds);
+2. ``check_rows`` validates every value (``members.clean_member``) and replaces each ID number
+   by its keyed hash: a ``CheckedImport`` holds no ID number in clear and can be kept for
+   "Apply" (``to_json``/``from_json``);
+3. ``plan_checked`` compares the rows with the database, read-only, and names every problem by
+   spreadsheet row and column; ``write_plan`` then writes the plan in one short transaction:
+   it checks that nothing the plan rests on changed meanwhile (else ``ImportStale``: plan
+   again), inserts and updates every member and their audit events in a few statements.
+
+``plan_import`` and ``apply_import`` do it all on one session (the CLI and tests). Export
+writes the same columns, so an exported file re-imports unchanged. The national ID column is
+write-only: it is read on import, kept as a keyed hash, and never exported. A problem with an
+ID number or a member number never says whether it is known outside the importer's units.
 
 Plain functions on a session, usable from the web, the CLI and tests alike. Messages are marked
 with flask_babel's gettext, which also works outside a request (it then leaves them in English).
@@ -14,6 +24,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import time
 import warnings
 import zipfile
 from collections import defaultdict
@@ -27,28 +39,38 @@ from flask_babel import gettext as _
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .audit import Actor, record
+from .audit import Actor, event_values, record
 from .members import (
     FORMULA_PREFIXES,
     MEMBER_FIELDS,
     MemberError,
+    audit_values,
     cell_text,
     clean_member,
-    create_member,
     hash_national_id,
     member_changes,
+    member_columns,
     member_values,
-    update_member,
 )
-from .models import Member, Unit
+from .models import AuditEvent, Member, Unit
+from .timeutil import utcnow
 
 MAX_ROWS = 20000
 MAX_BYTES = 10 * 1024 * 1024
 #: An XLSX file is a zip; refuse one that would unpack to more than this (a zip bomb).
 MAX_XLSX_UNPACKED = 200 * 1024 * 1024
+#: A sheet is read only within these bounds, checked before its cells are parsed: a small
+#: workbook can declare or hold a million blank cells, each costing openpyxl microseconds.
+#: Columns a sheet may declare or use (a member list has 12).
+MAX_COLUMNS = 64
+#: Cells (blank ones included) per member row allowed, on average, over the whole sheet.
+CELLS_PER_ROW = 24
+#: Seconds reading one sheet may take before the file is refused.
+MAX_READ_SECONDS = 20.0
 #: The key under which ``read_table`` keeps each row's number as the spreadsheet shows it.
 ROW = "#row"
 
@@ -160,7 +182,7 @@ def read_table(
     if not data.strip():
         raise ImportFileError(_("the file is empty"))
     if data.startswith(ZIP_MAGIC):
-        records = _xlsx_records(data)
+        records = _xlsx_records(data, max_rows)
     elif data.startswith(OLE_MAGIC):
         raise ImportFileError(
             _("this is an old-style .xls or a password-protected workbook; save it as .xlsx or CSV")
@@ -207,14 +229,21 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[Any]]]:
         ) from None
 
 
-def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+def _xlsx_records(data: bytes, max_rows: int) -> Iterator[tuple[int, list[Any]]]:
+    # Blank rows are skipped, so a sheet may hold some; not more than members, though.
+    max_sheet_rows = 2 * max_rows + 1
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
+            if unpacked > MAX_XLSX_UNPACKED:
+                raise ImportFileError(
+                    _("the workbook unpacks to more data than a member list can hold")
+                )
+            # Before openpyxl opens the workbook: opening reads every sheet's size, and a sheet
+            # that does not declare it is parsed cell by cell to find it.
+            _check_sheets_size(archive, max_sheet_rows, (max_rows + 1) * CELLS_PER_ROW)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError):
         raise ImportFileError(_("the file looks like a workbook but is damaged")) from None
-    if unpacked > MAX_XLSX_UNPACKED:
-        raise ImportFileError(_("the workbook unpacks to more data than a member list can hold"))
     try:
         # A workbook from another program may lack parts openpyxl warns about (styles, a
         # print area); that says nothing about the member list, so it is not worth a warning.
@@ -227,8 +256,24 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         if not book.worksheets:
             raise ImportFileError(_("the workbook has no sheet"))
         sheet = book.worksheets[0]
+        if (sheet.max_row or 0) > max_sheet_rows or (sheet.max_column or 0) > MAX_COLUMNS:
+            raise ImportFileError(_sheet_too_big(max_sheet_rows))  # its declared dimension
+        # Read every row the sheet holds, whatever its (checked, possibly wrong) declared size:
+        # a too-small one would drop rows unseen, a large one pads every row with blanks.
+        sheet.reset_dimensions()
+        deadline = time.monotonic() + MAX_READ_SECONDS
         formulas: list[RowError] = []
         for row, cells in enumerate(sheet.iter_rows(), start=1):
+            if row > max_sheet_rows:
+                raise ImportFileError(
+                    _("the sheet has more than %(n)d rows, blank ones included; delete the "
+                      "empty rows below the list", n=max_sheet_rows)
+                )  # fmt: skip
+            if time.monotonic() > deadline:
+                raise ImportFileError(
+                    _("the workbook takes too long to read; save it as CSV, or delete the "
+                      "empty rows and columns around the list")
+                )  # fmt: skip
             values = []
             for col, cell in enumerate(cells, start=1):
                 if cell.data_type == "f":
@@ -245,6 +290,48 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[Any]]]:
             )
     finally:
         book.close()
+
+
+#: The start of a cell or a row element in a sheet's XML, with or without a namespace prefix.
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+
+
+def _sheet_too_big(max_rows: int) -> str:
+    return _(
+        "the sheet is larger than a member list (at most %(rows)d rows and %(columns)d "
+        "columns); copy the list alone into a new workbook, or save it as CSV",
+        rows=max_rows,
+        columns=MAX_COLUMNS,
+    )
+
+
+def _check_sheets_size(archive: zipfile.ZipFile, max_rows: int, max_cells: int) -> None:
+    """Refuse a workbook whose sheets hold more rows or cells than a member list, counting the
+    cell and row elements of their XML as it is inflated, and stopping once a limit is passed:
+    a 100 KB file can hold a million blank cells, each costing openpyxl microseconds."""
+    cells = 0
+    for info in archive.infolist():
+        name = info.filename.lower()
+        if "worksheets/" not in name or not name.endswith(".xml"):
+            continue
+        rows = 0
+        tail = b""
+        with archive.open(info) as source:
+            while True:
+                chunk = source.read(1 << 20)
+                text = tail + chunk
+                # Count up to the last "<": a tag begun before it ends before it, and the one
+                # it begins is counted with the next chunk.
+                cut = text.rfind(b"<") if chunk else len(text)
+                cut = len(text) if cut < 0 else cut
+                cells += len(_CELL_TAG.findall(text, 0, cut))
+                rows += len(_ROW_TAG.findall(text, 0, cut))
+                if cells > max_cells or rows > max_rows:
+                    raise ImportFileError(_sheet_too_big(max_rows))
+                if not chunk:
+                    break
+                tail = text[cut:]
 
 
 def _cell(value: Any) -> Any:
@@ -321,7 +408,7 @@ def _header_errors(header: list[str], letters: bool = False) -> list[RowError]:
     return errors
 
 
-# Planning and applying
+# Checking rows: every value, without the database but for the unit codes
 
 
 def _match_columns(rows: list[dict[str, Any]]) -> tuple[dict[str, str], list[RowError]]:
@@ -332,44 +419,73 @@ def _match_columns(rows: list[dict[str, Any]]) -> tuple[dict[str, str], list[Row
     return columns, errors
 
 
-def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
 
 
+#: The fields of a checked row that hold dates (kept as ISO text in JSON).
+_DATE_FIELDS = ("joined_on", "floating_since")
+
+
 @dataclass
-class _Action:
+class CheckedRow:
+    """One valid row: its spreadsheet row and clean values, the unit as its code, the ID
+    number only as its keyed hash (``id_hash``), and ``active`` None where the cell was blank
+    (an existing member then keeps theirs)."""
+
     row: int
-    clean: dict[str, Any]
-    member: Member | None
-    changed: bool
+    values: dict[str, Any]
 
 
-def plan_import(
-    s: Session,
-    scope: Unit,
-    rows: list[dict[str, Any]],
-    id_hash_key: str,
-    today: date | None = None,
-) -> ImportReport:
-    """What importing ``rows`` into ``scope`` would create and change; writes nothing."""
-    return _plan(s, scope, rows, id_hash_key, today)[0]
+@dataclass
+class CheckedImport:
+    """A member list read and checked, ready to plan against the database. It never holds an
+    ID number in clear, so it may be kept, owner-only, until "Apply"."""
+
+    total: int
+    #: Field → the header the file used for it (errors name columns as the user wrote them).
+    columns: dict[str, str]
+    rows: list[CheckedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (dates as ISO text), to keep until "Apply"."""
+        rows = [
+            [r.row, {k: v.isoformat() if isinstance(v, date) else v for k, v in r.values.items()}]
+            for r in self.rows
+        ]
+        errors = [[e.row, e.column, e.message] for e in self.errors]
+        return {
+            "v": 1, "total": self.total, "columns": self.columns, "rows": rows, "errors": errors
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckedImport:
+        if data.get("v") != 1:
+            raise ValueError("not a checked import of this version")
+        rows = []
+        for row, values in data["rows"]:
+            for name in _DATE_FIELDS:
+                if values.get(name):
+                    values[name] = date.fromisoformat(values[name])
+            rows.append(CheckedRow(row, values))
+        errors = [RowError(*e) for e in data["errors"]]
+        return cls(data["total"], data["columns"], rows, errors)
 
 
-def _plan(
-    s: Session,
-    scope: Unit,
-    rows: list[dict[str, Any]],
-    id_hash_key: str,
-    today: date | None,
-) -> tuple[ImportReport, list[_Action]]:
-    report = ImportReport(total=len(rows))
-    columns, report.errors = _match_columns(rows)
-    if report.errors:
-        return report, []
+def check_rows(
+    s: Session, rows: list[dict[str, Any]], id_hash_key: str, today: date | None = None
+) -> CheckedImport:
+    """Validate every row of a member list (``read_table``'s rows); reads only the units.
 
-    def column(name: str) -> str:
-        return columns.get(name, name)
+    Bad cells, a member number or an ID number twice in the file become errors by row and
+    column; ID numbers are replaced by their keyed hash at once.
+    """
+    columns, header_errors = _match_columns(rows)
+    checked = CheckedImport(total=len(rows), columns=columns, errors=header_errors)
+    if header_errors:
+        return checked
 
     def get(row: dict[str, Any], name: str) -> Any:
         return row.get(columns[name]) if name in columns else None
@@ -382,18 +498,12 @@ def _plan(
         units_by_code.update(
             (u.code, u) for u in s.scalars(select(Unit).where(Unit.code.in_(chunk)))
         )
-    existing: dict[str, Member] = {}
-    for chunk in _chunks(sorted(set(numbers) - {""})):
-        query = select(Member).options(selectinload(Member.unit)).where(Member.number.in_(chunk))
-        existing.update((m.number, m) for m in s.scalars(query))
-
     rows_of_number: dict[str, list[int]] = defaultdict(list)
-    for number, row in zip(numbers, row_numbers, strict=True):
+    for number, row_number in zip(numbers, row_numbers, strict=True):
         if number:
-            rows_of_number[number].append(row)
+            rows_of_number[number].append(row_number)
     rows_of_id: dict[str, list[int]] = defaultdict(list)
 
-    actions: list[_Action] = []
     for row_number, row in zip(row_numbers, rows, strict=True):
         problems: list[tuple[str, str]] = []
         raw = {name: get(row, name) for name in columns}
@@ -415,48 +525,275 @@ def _plan(
             problems.append(
                 ("number", _("%(number)s is also on row %(rows)s", number=number, rows=also))
             )
-        if clean is not None and not scope.contains(clean["unit"]):
-            code = clean["unit"].code
-            problems.append(
-                ("unit", _("%(code)s is outside your unit %(scope)s", code=code, scope=scope.code))
-            )
-        member = existing.get(number)
-        if member is not None and not scope.contains(member.unit):
-            problems.append(
-                ("number", _("%(number)s belongs to a unit outside yours", number=number))
-            )
+        digest = None
         if clean is not None and clean.get("national_id"):
-            digest = hash_national_id(id_hash_key, clean["national_id"])
+            digest = hash_national_id(id_hash_key, clean.pop("national_id"))
             rows_of_id[digest].append(row_number)
             if len(rows_of_id[digest]) > 1:
                 first = rows_of_id[digest][0]
                 problems.append(("national_id", _("the same ID number as row %(row)d", row=first)))
-            elif _id_taken(s, digest, number):
-                problems.append(("national_id", _("this ID number is recorded for another member")))
-
         if problems or clean is None:
-            report.errors.extend(RowError(row_number, column(n), m) for n, m in problems)
+            checked.errors.extend(RowError(row_number, columns.get(n, n), m) for n, m in problems)
             continue
-        if member is not None and _blank(raw.get("active")):
-            # A list without the 在册 column must not bring back members who have left.
-            clean["active"] = member.active
+        values = {**clean, "unit": clean["unit"].code, "id_hash": digest}
+        if _blank(raw.get("active")):
+            values["active"] = None
+        checked.rows.append(CheckedRow(row_number, values))
+    return checked
+
+
+# Planning: the checked rows against the database, read-only
+
+
+#: The columns a plan rests on, read again by the write: if any changed, the plan is stale.
+_FINGERPRINT = (
+    Member.id,
+    Member.number,
+    Member.name,
+    Member.gender,
+    Member.phone,
+    Member.joined_on,
+    Member.status,
+    Member.unit_id,
+    Member.floating,
+    Member.floating_location,
+    Member.floating_since,
+    Member.active,
+    Member.left_on,
+    Member.id_hash,
+)
+
+
+def _fingerprint(member: Member) -> tuple[Any, ...]:
+    return tuple(getattr(member, column.key) for column in _FINGERPRINT)
+
+
+@dataclass
+class ImportPlan:
+    """What writing a checked import would do, and what it rests on."""
+
+    report: ImportReport
+    scope_id: int
+    scope_path: str
+    #: Rows that create a member: (spreadsheet row, member columns, audit values).
+    creates: list[tuple[int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    #: Rows that change a member: (row, member id, changed columns, before, after).
+    updates: list[tuple[int, int, dict[str, Any], dict[str, Any], dict[str, Any]]] = field(
+        default_factory=list
+    )
+    #: Member number of every row → that member's fingerprint then (None: no such member).
+    members_seen: dict[str, tuple[Any, ...] | None] = field(default_factory=dict)
+    #: ID hash of every row that has one → numbers of the members in scope holding it then.
+    ids_seen: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.creates or self.updates)
+
+
+class ImportStale(RuntimeError):
+    """The members changed between planning and writing: plan again (nothing was written)."""
+
+
+def _in_scope_members(scope_path: str) -> Any:
+    return Member.unit_id.in_(
+        select(Unit.id).where(Unit.path.startswith(scope_path, autoescape=True))
+    )
+
+
+def _ids_held(s: Session, scope_path: str, digests: list[str]) -> dict[str, frozenset[str]]:
+    """ID hash → numbers of the members in scope holding it. Members outside the scope are
+    never looked at: an import must not tell whether an ID number is known elsewhere."""
+    held: dict[str, set[str]] = {d: set() for d in digests}
+    for chunk in _chunks(sorted(digests)):
+        query = select(Member.id_hash, Member.number).where(
+            Member.id_hash.in_(chunk), _in_scope_members(scope_path)
+        )
+        for digest, number in s.execute(query):
+            held[digest].add(number)
+    return {d: frozenset(numbers) for d, numbers in held.items()}
+
+
+def plan_checked(s: Session, scope: Unit, checked: CheckedImport, id_hash_key: str) -> ImportPlan:
+    """What writing ``checked`` into ``scope`` would create and change; reads, never writes.
+
+    Adds the problems only the database shows (a unit or a member outside the scope, an ID
+    number held by another member of the scope) to those of ``check_rows``.
+    """
+    report = ImportReport(total=checked.total, errors=list(checked.errors))
+    plan = ImportPlan(report, scope.id, scope.path)
+    if not checked.columns:
+        return plan
+
+    def column(name: str) -> str:
+        return checked.columns.get(name, name)
+
+    codes = sorted({r.values["unit"] for r in checked.rows})
+    units_by_code: dict[str, Unit] = {}
+    for chunk in _chunks(codes):
+        units_by_code.update(
+            (u.code, u) for u in s.scalars(select(Unit).where(Unit.code.in_(chunk)))
+        )
+    numbers = [r.values["number"] for r in checked.rows]
+    existing: dict[str, Member] = {}
+    for chunk in _chunks(numbers):
+        query = select(Member).options(selectinload(Member.unit)).where(Member.number.in_(chunk))
+        existing.update((m.number, m) for m in s.scalars(query))
+    plan.members_seen = {
+        number: _fingerprint(existing[number]) if number in existing else None for number in numbers
+    }
+    digests = [r.values["id_hash"] for r in checked.rows if r.values["id_hash"]]
+    plan.ids_seen = _ids_held(s, scope.path, digests)
+
+    for checked_row in checked.rows:
+        row, values = checked_row.row, checked_row.values
+        number = values["number"]
+        problems: list[tuple[str, str]] = []
+        unit = units_by_code.get(values["unit"])
+        if unit is None:
+            problems.append(("unit", _("no unit with code %(code)s here", code=values["unit"])))
+        elif not scope.contains(unit):
+            problems.append(
+                ("unit", _("%(code)s is outside your unit %(scope)s", code=unit.code,
+                           scope=scope.code))
+            )  # fmt: skip
+        member = existing.get(number)
+        if member is not None and not scope.contains(member.unit):
+            # Member numbers are unique across the organisation, so this row cannot be
+            # imported here; the message does not say where the number is used.
+            problems.append(
+                ("number", _("member number %(number)s cannot be used in your units; "
+                             "check it, or ask the organiser above you", number=number))
+            )  # fmt: skip
+        digest = values["id_hash"]
+        if digest and plan.ids_seen.get(digest, frozenset()) - {number}:
+            problems.append(
+                ("national_id", _("this ID number is recorded for another member of your units"))
+            )
+        if problems:
+            report.errors.extend(RowError(row, column(n), m) for n, m in problems)
+            continue
+        assert unit is not None
+        clean = {**values, "unit": unit}
+        if clean["active"] is None:
+            # A list without the 在册 value must not bring back members who have left.
+            clean["active"] = member.active if member is not None else True
         report.names[number] = clean["name"]
         if member is None:
             report.created.append(number)
-            actions.append(_Action(row_number, clean, None, True))
+            columns = member_columns(clean, id_hash_key)
+            plan.creates.append((row, columns, audit_values(clean)))
             continue
         diff = member_changes(member, clean, id_hash_key)
-        if diff:
-            report.updated[number] = diff
-        else:
+        if not diff:
             report.unchanged += 1
-        actions.append(_Action(row_number, clean, member, bool(diff)))
-    return report, actions
+            continue
+        report.updated[number] = diff
+        columns = member_columns(clean, id_hash_key, member.active)
+        changed = {k: v for k, v in columns.items() if getattr(member, k) != v}
+        before = {k: b for k, (b, _a) in diff.items()}
+        after = {k: a for k, (_b, a) in diff.items()}
+        plan.updates.append((row, member.id, changed, before, after))
+    report.errors.sort(key=lambda e: e.row)  # stable: each row's problems in their order
+    if report.errors:
+        plan.creates, plan.updates = [], []
+    return plan
 
 
-def _id_taken(s: Session, digest: str, number: str) -> bool:
-    query = select(Member.id).where(Member.id_hash == digest, Member.number != number).limit(1)
-    return s.scalar(query) is not None
+# Writing: short, and only what was planned
+
+
+def write_plan(s: Session, actor: Actor, plan: ImportPlan) -> ImportReport:
+    """Write ``plan`` in the session's transaction: a few statements, whatever the number of
+    rows; every row or none. Raises ImportRejected for a plan with errors, and ImportStale,
+    writing nothing, if a member or ID number the plan rests on changed since it was made.
+    Adds and flushes; the caller commits."""
+    report = plan.report
+    if report.errors:
+        raise ImportRejected(report)
+    if not plan.changes:
+        return report
+    _check_still_true(s, plan)
+    now = utcnow()
+    savepoint = s.begin_nested()
+    try:
+        events = []
+        conn = s.connection()  # Core executemany: one statement for all the rows
+        if plan.creates:
+            rows = [
+                {"created_at": now, "updated_at": now, "left_on": None, "id_hash": None, **cols}
+                for _row, cols, _audit in plan.creates
+            ]
+            conn.execute(insert(Member.__table__), rows)
+            new_ids: dict[str, int] = {}
+            for chunk in _chunks([cols["number"] for _row, cols, _audit in plan.creates]):
+                query = select(Member.number, Member.id).where(Member.number.in_(chunk))
+                new_ids.update((number, id_) for number, id_ in conn.execute(query))
+            events += [
+                event_values(actor, "member.create", "member", new_ids[cols["number"]],
+                             after=audit, at=now)
+                for _row, cols, audit in plan.creates
+            ]  # fmt: skip
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for _row, member_id, changed, _before, _after in plan.updates:
+            by_columns[tuple(sorted(changed))].append(
+                {"member_id": member_id, **changed, "updated_at": now}
+            )
+        for names, params in by_columns.items():
+            table = Member.__table__
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("member_id"))
+                .values({name: bindparam(name) for name in (*names, "updated_at")})
+            )
+            conn.execute(statement, params)
+        events += [
+            event_values(actor, "member.update", "member", member_id, before, after, now)
+            for _row, member_id, _changed, before, after in plan.updates
+        ]
+        conn.execute(insert(AuditEvent.__table__), events)
+    except IntegrityError as exc:
+        # Only another writer could break a constraint the plan checked (PostgreSQL, where
+        # writers do not queue): the plan is stale.
+        savepoint.rollback()
+        raise ImportStale(str(exc.orig)) from exc
+    savepoint.commit()
+    counts = {
+        "rows": report.total,
+        "created": len(report.created),
+        "updated": len(report.updated),
+        "unchanged": report.unchanged,
+    }
+    record(s, actor, "import.apply", "unit", plan.scope_id, after=counts)
+    s.flush()
+    return report
+
+
+def _check_still_true(s: Session, plan: ImportPlan) -> None:
+    """Raise ImportStale unless every member and ID number the plan rests on is as it was."""
+    numbers = list(plan.members_seen)
+    now: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(numbers):
+        query = select(*_FINGERPRINT).where(Member.number.in_(chunk)).with_for_update()
+        now.update((row.number, tuple(row)) for row in s.execute(query))
+    if any(now.get(number) != seen for number, seen in plan.members_seen.items()):
+        raise ImportStale("a member of the file changed since the plan was made")
+    if _ids_held(s, plan.scope_path, list(plan.ids_seen)) != plan.ids_seen:
+        raise ImportStale("an ID number of the file changed hands since the plan was made")
+
+
+# The whole import on one session (the CLI, tests)
+
+
+def plan_import(
+    s: Session,
+    scope: Unit,
+    rows: list[dict[str, Any]],
+    id_hash_key: str,
+    today: date | None = None,
+) -> ImportReport:
+    """What importing ``rows`` into ``scope`` would create and change; writes nothing."""
+    return plan_checked(s, scope, check_rows(s, rows, id_hash_key, today), id_hash_key).report
 
 
 def apply_import(
@@ -469,35 +806,8 @@ def apply_import(
 ) -> ImportReport:
     """Create and update the members of ``rows``; raises ImportRejected, writing nothing, on
     any error. Adds and flushes; the caller commits."""
-    report, actions = _plan(s, scope, rows, id_hash_key, today)
-    if report.errors:
-        raise ImportRejected(report)
-    if not any(a.changed for a in actions):
-        return report
-    savepoint = s.begin_nested()
-    try:
-        for action in actions:
-            if action.member is None:
-                create_member(s, actor, action.clean, id_hash_key)
-            elif action.changed:
-                update_member(s, actor, action.member, action.clean, id_hash_key)
-    except MemberError as exc:
-        # Someone else wrote one of these members since the plan was made.
-        savepoint.rollback()
-        header = _match_columns(rows)[0]["number"]
-        message = "; ".join(exc.errors.values())
-        report.errors.append(RowError(action.row, header, message))
-        raise ImportRejected(report) from exc
-    savepoint.commit()
-    counts = {
-        "rows": report.total,
-        "created": len(report.created),
-        "updated": len(report.updated),
-        "unchanged": report.unchanged,
-    }
-    record(s, actor, "import.apply", "unit", scope.id, after=counts)
-    s.flush()
-    return report
+    checked = check_rows(s, rows, id_hash_key, today)
+    return write_plan(s, actor, plan_checked(s, scope, checked, id_hash_key))
 
 
 # Export

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
+import time
 import zipfile
 from collections.abc import Iterator
 from datetime import date
@@ -22,12 +24,17 @@ from qrservice.db import Base, make_engine
 from qrservice.members import create_unit, hash_national_id
 from qrservice.members_io import (
     ROW,
+    CheckedImport,
     ImportFileError,
     ImportRejected,
+    ImportStale,
     apply_import,
+    check_rows,
     export_members,
+    plan_checked,
     plan_import,
     read_table,
+    write_plan,
 )
 from qrservice.models import AuditEvent, Member, Unit
 
@@ -93,8 +100,8 @@ def changed(row: list[str], **values: str) -> list[str]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'io.db'}")
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(empty_database_url)
     try:
         Base.metadata.create_all(engine)
         with Session(engine) as s:
@@ -402,7 +409,7 @@ BROKEN = {
         [changed(ROW_A, 所在单位="B02-G1")], (2, "所在单位", "outside"), scope="B01"
     ),
     "member-outside-scope": broken(
-        [ROW_A], (2, "党员编号", "outside"), scope="B01", prepare=outside_scope_member
+        [ROW_A], (2, "党员编号", "cannot be used"), scope="B01", prepare=outside_scope_member
     ),
     "committee-as-home": broken([changed(ROW_A, 所在单位="C01")], (2, "所在单位", "committee")),
     "bad-date": broken([ROW_A, changed(ROW_B, 入党日期="2015-02-30")], (3, "入党日期", "YYYY")),
@@ -522,3 +529,123 @@ def test_the_sample_file_reads_cleanly():
     rows = read_table(SAMPLE.read_bytes(), SAMPLE.name)
     assert len(rows) == 10
     assert SAMPLE.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+# Workbooks that would cost a worker seconds to read are refused first
+
+
+def workbook_with_sheet(sheet_xml: bytes) -> bytes:
+    """A real workbook whose first sheet's XML is ``sheet_xml``."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([ROW_A])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            archive.writestr(
+                info.filename, sheet_xml if "worksheets/sheet1" in info.filename else data
+            )
+    return out.getvalue()
+
+
+SHEET = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+
+
+def sheet_xml(rows: list[bytes], dimension: str | None = None) -> bytes:
+    def cell(column: int, value: str) -> bytes:
+        return b'<c r="%s1" t="inlineStr"><is><t>%s</t></is></c>' % (
+            openpyxl.utils.get_column_letter(column).encode(),
+            value.encode(),
+        )
+
+    header = b'<row r="1">' + b"".join(cell(i, h) for i, h in enumerate(HEADER, 1)) + b"</row>"
+    dim = b'<dimension ref="%s"/>' % dimension.encode() if dimension else b""
+    return SHEET + dim + b"<sheetData>" + header + b"".join(rows) + b"</sheetData></worksheet>"
+
+
+BLANK_CELLS = b"".join(
+    b'<row r="%d">' % r + b'<c s="0"/>' * 1000 + b"</row>" for r in range(2, 1002)
+)
+BOMBS = {
+    "a million blank cells": sheet_xml([BLANK_CELLS]),
+    "one row of a million cells": sheet_xml([b'<row r="2">' + b"<c/>" * 1_000_000 + b"</row>"]),
+    "a declared dimension of every cell": sheet_xml([], "A1:XFD1048576"),
+    "a declared million rows": sheet_xml([], "A1:K1048576"),
+    "a row at the sheet's end": sheet_xml(
+        [b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>M9</t></is></c></row>']
+    ),
+}
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_a_small_workbook_with_a_huge_sheet_is_refused_at_once(bomb):
+    data = workbook_with_sheet(BOMBS[bomb])
+    assert len(data) < 200 * 1024
+    started = time.monotonic()
+    with pytest.raises(ImportFileError) as caught:
+        read_table(data, "members.xlsx")
+    assert time.monotonic() - started < 2
+    assert "sheet" in caught.value.message and "rows" in caught.value.message
+
+
+def test_a_sheet_that_declares_too_small_a_dimension_is_read_whole():
+    rows = [
+        b'<row r="%d">' % r
+        + b"".join(
+            b'<c r="%s%d" t="inlineStr"><is><t>%s</t></is></c>'
+            % (openpyxl.utils.get_column_letter(i).encode(), r, v.encode())
+            for i, v in enumerate(row, 1)
+        )
+        + b"</row>"
+        for r, row in enumerate([ROW_A, ROW_B, ROW_C], start=2)
+    ]
+    table = read_table(workbook_with_sheet(sheet_xml(rows, "A1:B2")), "members.xlsx")
+    assert [r["党员编号"] for r in table] == ["M001", "M002", "M003"]
+
+
+def test_reading_a_slow_sheet_stops_at_the_time_limit(monkeypatch):
+    monkeypatch.setattr("qrservice.members_io.MAX_READ_SECONDS", -1.0)
+    with pytest.raises(ImportFileError, match="too long"):
+        read_table(xlsx_bytes([ROW_A]), "members.xlsx")
+
+
+# What is kept for Apply, and what a dry run tells
+
+
+def test_checked_rows_keep_id_numbers_only_as_their_hash(s):
+    header = [*HEADER, "身份证号"]
+    table = read_table(*file_of("csv", [[*ROW_A, VALID_ID.lower()], ROW_B], header))
+    checked = check_rows(s, table, KEY, TODAY)
+    kept = json.dumps(checked.to_dict(), ensure_ascii=False)
+    assert VALID_ID not in kept and VALID_ID.lower() not in kept
+    assert hash_national_id(KEY, VALID_ID) in kept
+    again = CheckedImport.from_dict(json.loads(kept))
+    assert again == checked
+    report = write_plan(s, Actor.system("test"), plan_checked(s, unit(s, "C01"), again, KEY))
+    assert report.created == ["M001", "M002"]
+    assert member(s, "M001").id_hash == hash_national_id(KEY, VALID_ID)
+
+
+def test_an_id_number_held_outside_the_scope_is_not_told(s):
+    header = [*HEADER, "身份证号"]
+    load(s, *file_of("csv", [[*changed(ROW_A, 所在单位="B02-G1"), VALID_ID]], header))
+    for national_id in (VALID_ID, "110101199003070011"):
+        row = [*changed(ROW_B, 党员编号="M009"), national_id]
+        table = read_table(*file_of("csv", [row], header))
+        report = plan_import(s, unit(s, "B01"), table, KEY, TODAY)
+        assert (report.errors, report.created) == ([], ["M009"])
+
+
+def test_a_plan_made_stale_by_another_writer_writes_nothing(s, engine):
+    load(s, *file_of("csv", [ROW_A]))
+    table = read_table(*file_of("csv", [changed(ROW_A, 姓名="张三丰"), ROW_B]))
+    plan = plan_checked(s, unit(s, "C01"), check_rows(s, table, KEY, TODAY), KEY)
+    s.commit()
+    with Session(engine) as other:
+        other.scalars(select(Member).where(Member.number == "M001")).one().phone = "13900000000"
+        other.commit()
+    before = counts(s)
+    with pytest.raises(ImportStale):
+        write_plan(s, Actor.system("test"), plan)
+    s.rollback()
+    assert counts(s) == before
+    assert member(s, "M001").name == "张三"

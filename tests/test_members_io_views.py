@@ -35,6 +35,12 @@ def upload(client, data: bytes, filename: str = "members.csv"):  # type: ignore[
     )
 
 
+def sample_id_numbers() -> list[str]:
+    """The ID numbers in the sample file, as written and in the other letter case."""
+    numbers = [row["身份证号"] for row in read_table(SAMPLE.read_bytes(), SAMPLE.name)]
+    return [v for n in numbers if n for v in {n, n.upper(), n.lower()}]
+
+
 def stored_uploads(app) -> list[Path]:  # type: ignore[no-untyped-def]
     folder = Path(app.instance_path) / "imports"
     return sorted(folder.iterdir()) if folder.exists() else []
@@ -53,9 +59,12 @@ def test_upload_shows_a_dry_run_then_apply_creates_the_members(app, client, auth
     assert "11010519491231002X" not in page
     assert (count(app, Member), count(app, AuditEvent)) == (members, events)
     token = TOKEN_ACTION.search(page).group(1)
-    for path in stored_uploads(app):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert (Path(app.instance_path) / "imports" / token).read_bytes() == SAMPLE.read_bytes()
+    # What Apply needs is kept, owner-only, without the upload itself or any ID number in clear.
+    kept = stored_uploads(app)
+    assert [p.name for p in kept] == [f"{token}.checked.json"]
+    assert stat.S_IMODE(kept[0].parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    assert sample_id_numbers() and not any(n in kept[0].read_text() for n in sample_id_numbers())
 
     applied = client.post(f"/members/import/{token}/apply")
     assert applied.status_code == 302

@@ -1,8 +1,14 @@
 """Member lists in and out, for organisers: upload, dry run, apply; export as CSV or XLSX.
 
-An upload is checked in full and shown as a report before anything is written. A clean file is
-kept under ``<instance>/imports/<token>`` (owner-only) so that "Apply" writes exactly the bytes
-that were checked, then it is deleted.
+An upload is checked in full and shown as a report before anything is written; the dry run
+only reads, without the write lock. The upload itself is never kept: what "Apply" needs is
+kept instead, the checked rows with every ID number already replaced by its keyed hash, under
+``<instance>/imports/<token>.checked.json`` (owner-only), until it is applied or expires.
+Expired and abandoned files are swept every few minutes by whichever request comes.
+
+"Apply" plans again, read-only and outside the write lock, against the records as they are
+now, then writes in one short transaction (all the rows or none); if a member of the file
+changed in between, it plans again.
 """
 
 from __future__ import annotations
@@ -29,18 +35,32 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from .. import db, members_io
 from ..accounts import organiser_required
 from ..audit import Actor, record
-from ..members_io import ImportFileError, ImportRejected, ImportReport, RowError
+from ..members_io import (
+    CheckedImport,
+    ImportFileError,
+    ImportRejected,
+    ImportReport,
+    ImportStale,
+    RowError,
+)
 
 bp = Blueprint("members_io", __name__)
 
 #: Tokens are secrets.token_urlsafe(24): 32 characters of this alphabet, nothing else.
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 #: A checked upload not applied within this many seconds is thrown away.
-UPLOAD_TTL = 24 * 3600
+UPLOAD_TTL = 2 * 3600
+#: Stale files are swept at most this often per process, on any request.
+SWEEP_EVERY = 300
+#: How a kept checked upload is named; anything else in the folder is swept at once.
+CHECKED_SUFFIX = ".checked.json"
+#: Times "Apply" plans again when the members changed between its plan and its write.
+APPLY_ATTEMPTS = 3
 #: A report shows at most this many rows of each table; the counts are always complete.
 SHOWN = 500
 MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx": members_io.XLSX_MIMETYPE}
@@ -138,54 +158,90 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _store_upload(data: bytes, filename: str) -> str:
-    folder = _imports_dir()
-    _forget_stale(folder)
+def _store_checked(checked: CheckedImport, filename: str) -> str:
+    """Keep what "Apply" needs: the checked rows (ID numbers as hashes), who, where, when."""
     token = secrets.token_urlsafe(24)
-    meta = {"user_id": current_user.id, "filename": filename, "at": int(time.time())}
-    _write_private(folder / token, data)
-    _write_private(folder / f"{token}.json", json.dumps(meta).encode())
+    meta = {
+        "user_id": current_user.id,
+        "unit_id": current_user.unit.id,
+        "filename": filename,
+        "at": int(time.time()),
+    }
+    document = json.dumps({"meta": meta, "checked": checked.to_dict()}, ensure_ascii=False)
+    _write_private(_imports_dir() / f"{token}{CHECKED_SUFFIX}", document.encode())
     return token
 
 
-def _take_upload(token: str) -> tuple[bytes, str] | None:
-    """The bytes and file name stored under ``token`` by this user, removed from the store.
+def _claim(token: str) -> tuple[Path, CheckedImport, str] | None:
+    """Take this user's checked upload out of the store: (claim file, rows, file name).
 
-    Renaming first makes taking atomic: of two "Apply" clicks, only one gets the file.
+    Renaming first makes taking atomic: of two "Apply" clicks, only one gets the file. The
+    claim is deleted once applied, or put back (``_unclaim``) if the apply fails.
     """
     if not TOKEN_RE.match(token):
         return None
     folder = _imports_dir()
-    meta_path, data_path = folder / f"{token}.json", folder / token
+    path = folder / f"{token}{CHECKED_SUFFIX}"
+    claim = folder / f"{token}.{secrets.token_hex(4)}.claimed"
     try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if meta.get("user_id") != current_user.id:
-        return None
-    taken = folder / f"{token}.taken"
-    try:
-        data_path.rename(taken)
+        path.rename(claim)
     except OSError:
         return None
     try:
-        data = taken.read_bytes()
-    finally:
-        taken.unlink(missing_ok=True)
-        meta_path.unlink(missing_ok=True)
-    if time.time() - meta.get("at", 0) > UPLOAD_TTL:
+        document = json.loads(claim.read_text())
+        meta = document["meta"]
+        mine = (meta.get("user_id"), meta.get("unit_id")) == (current_user.id, current_user.unit.id)
+        fresh = time.time() - meta.get("at", 0) <= UPLOAD_TTL
+        if mine and fresh:
+            checked = CheckedImport.from_dict(document["checked"])
+            return claim, checked, str(meta.get("filename", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        claim.unlink(missing_ok=True)  # unreadable: of no use to anyone
         return None
-    return data, str(meta.get("filename", ""))
+    if mine:
+        claim.unlink(missing_ok=True)  # expired
+    else:
+        _unclaim(claim, token)  # someone else's: leave it to them
+    return None
 
 
-def _forget_stale(folder: Path) -> None:
-    cutoff = time.time() - UPLOAD_TTL
+def _unclaim(claim: Path, token: str) -> None:
+    try:
+        claim.rename(claim.parent / f"{token}{CHECKED_SUFFIX}")
+    except OSError:
+        claim.unlink(missing_ok=True)
+
+
+def sweep_imports(folder: Path, now: float | None = None) -> int:
+    """Delete expired checked uploads, claims left by a crash, and anything else in the folder
+    at once (uploads kept in full by earlier versions held ID numbers in clear)."""
+    now = time.time() if now is None else now
+    removed = 0
     for path in folder.iterdir():
         try:
-            if path.stat().st_mtime < cutoff:
+            kept = path.name.endswith((CHECKED_SUFFIX, ".claimed"))
+            if not kept or path.stat().st_mtime < now - UPLOAD_TTL:
                 path.unlink()
+                removed += 1
         except OSError:
-            pass  # another request removed it first
+            pass  # another process removed it first
+    return removed
+
+
+_last_sweep: dict[str, float] = {}
+
+
+@bp.before_app_request
+def _sweep_now_and_then() -> None:
+    """Sweep on some request every SWEEP_EVERY seconds, so that abandoned uploads go even when
+    nobody uploads again. Costs a clock read on other requests, and never a database query."""
+    now = time.monotonic()
+    folder = Path(current_app.instance_path) / "imports"
+    if now - _last_sweep.get(str(folder), -SWEEP_EVERY) < SWEEP_EVERY:
+        return
+    _last_sweep[str(folder)] = now
+    if folder.is_dir():
+        sweep_imports(folder)
 
 
 # Views
@@ -201,52 +257,77 @@ def import_members() -> Any:
         flash(_("Choose a CSV or XLSX file to import."), "error")
         return render_template("members_io/import.html", columns=members_io.COLUMNS), 400
     filename = Path(upload.filename).name[:200]
-    data = upload.read()
+    key = current_app.config["ID_HASH_KEY"]
     try:
-        rows = members_io.read_table(data, filename, current_app.config["IMPORT_MAX_ROWS"])
+        rows = members_io.read_table(upload.read(), filename, current_app.config["IMPORT_MAX_ROWS"])
     except ImportFileError as exc:
         return _report_page(filename, problem=exc.message, errors=exc.errors)
-    report = members_io.plan_import(
-        db.session(), current_user.unit, rows, current_app.config["ID_HASH_KEY"]
-    )
+    # A dry run only reads: a session of its own, never the request's writer (a POST).
+    with db.new_session() as s:
+        checked = members_io.check_rows(s, rows, key)
+        plan = members_io.plan_checked(s, current_user.unit, checked, key)
     token = None
-    if report.ok and (report.created or report.updated):
-        token = _store_upload(data, filename)
-    return _report_page(filename, report, token=token)
+    if plan.report.ok and plan.changes:
+        token = _store_checked(checked, filename)
+    return _report_page(filename, plan.report, token=token)
 
 
 @bp.route("/members/import/<token>/apply", methods=["POST"])
 @organiser_required
 def apply_import(token: str) -> Any:
-    stored = _take_upload(token)
-    if stored is None:
+    claimed = _claim(token)
+    if claimed is None:
         flash(_("This upload has expired or was already applied; upload the file again."), "error")
         return redirect(url_for(".import_members"))
-    data, filename = stored
+    claim, checked, filename = claimed
     try:
-        rows = members_io.read_table(data, filename, current_app.config["IMPORT_MAX_ROWS"])
-        report = members_io.apply_import(
-            db.session(),
-            Actor.of(current_user),
-            current_user.unit,
-            rows,
-            current_app.config["ID_HASH_KEY"],
-        )
-    except ImportFileError as exc:
-        return _report_page(filename, problem=exc.message, errors=exc.errors)
-    except ImportRejected as exc:
-        # The records changed since the dry run; show what stands in the way now.
-        return _report_page(filename, exc.report)
+        outcome = _apply_checked(checked, filename)
+    except BaseException:
+        _unclaim(claim, token)  # nothing was written: the same upload can be applied again
+        raise
+    if not isinstance(outcome, ImportReport):
+        _unclaim(claim, token)
+        return outcome
+    claim.unlink(missing_ok=True)
     flash(
         _(
             "Import applied: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
-            created=len(report.created),
-            updated=len(report.updated),
-            unchanged=report.unchanged,
+            created=len(outcome.created),
+            updated=len(outcome.updated),
+            unchanged=outcome.unchanged,
         ),
         "notice",
     )
     return redirect(url_for("members.index"))
+
+
+def _apply_checked(checked: CheckedImport, filename: str) -> Any:
+    """Plan outside the write lock, then write briefly; the committed report, or a page."""
+    key = current_app.config["ID_HASH_KEY"]
+    for _attempt in range(APPLY_ATTEMPTS):
+        with db.new_session() as reader:
+            plan = members_io.plan_checked(reader, current_user.unit, checked, key)
+        if not plan.report.ok:
+            # The records changed since the dry run; show what stands in the way now.
+            return _report_page(filename, plan.report)
+        s = db.session()  # a POST: its first use takes the write lock
+        if not s.in_transaction():
+            db.begin_write(s)
+        try:
+            report = members_io.write_plan(s, Actor.of(current_user), plan)
+            # Committed here, not after the response: the kept rows are deleted only once
+            # the members are saved, and put back if the commit fails.
+            s.commit()
+            return report
+        except ImportStale:
+            s.rollback()  # lets the lock go: plan again outside it
+        except ImportRejected as exc:
+            return _report_page(filename, exc.report)
+        except OperationalError:
+            s.rollback()
+            raise
+    flash(_("Members of this file changed while it was being applied; apply it again."), "error")
+    return redirect(url_for(".import_members"))
 
 
 @bp.route("/members/export.<any(csv, xlsx):fmt>")
