@@ -11,12 +11,12 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from cards.qr import QRMatrix
 from cards.tokens import KeyRing, TokenError, card_url, sign_card, verify_card
@@ -335,13 +335,15 @@ def token_refusal_message(reason: str) -> str:
     return messages.get(reason, _("This is not a card code of ours."))
 
 
-def resolve_card(s: Session, ring: KeyRing, token: str) -> Card:
-    """The card a scanned token opens, or CardRefused with the reason it does not."""
+def _claim(ring: KeyRing, token: str) -> dict[str, int]:
     try:
         claim = verify_card(ring, token)
     except TokenError as exc:
         raise CardRefused(exc.reason, token_refusal_message(exc.reason)) from None
-    card = s.scalar(_CARD_OF_CLAIM, {"member_id": claim.member_id, "version": claim.version})
+    return {"member_id": claim.member_id, "version": claim.version}
+
+
+def _refuse_unless_active(card: Any, token: str) -> None:
     if card is None or card.token != token:
         raise CardRefused("no_card", _("This code is not a card issued here."))
     if card.status == "superseded":
@@ -350,7 +352,95 @@ def resolve_card(s: Session, ring: KeyRing, token: str) -> Card:
         )
     if card.status == "revoked":
         raise CardRefused("revoked", _("This card was withdrawn; see your organiser."), card)
+
+
+def resolve_card(s: Session, ring: KeyRing, token: str) -> Card:
+    """The card a scanned token opens, or CardRefused with the reason it does not."""
+    card = s.scalar(_CARD_OF_CLAIM, _claim(ring, token))
+    _refuse_unless_active(card, token)
     return card
+
+
+@dataclass(frozen=True)
+class UnitView:
+    """A unit as ``card_view`` reads it: the attributes of ``Unit`` the card page uses."""
+
+    id: int
+    name: str
+    kind: str
+    path: str
+    parent_id: int | None
+    parent: UnitView | None
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A member as ``card_view`` reads it (see ``UnitView``)."""
+
+    id: int
+    name: str
+    number: str
+    floating: bool
+    floating_location: str | None
+    joined_on: date
+    dues_monthly_fen: int | None
+    unit_id: int
+    host_unit_id: int | None
+    unit: UnitView
+
+
+@dataclass(frozen=True)
+class CardView:
+    """A card as ``card_view`` reads it (see ``UnitView``)."""
+
+    id: int
+    member_id: int
+    version: int
+    token: str
+    status: str
+    member: MemberView
+
+
+_parent = aliased(Unit, name="parent_unit")
+_CARD_VIEW = (
+    select(
+        Card.id.label("card_id"), Card.version, Card.token, Card.status,
+        Member.id.label("member_id"), Member.name, Member.number, Member.floating,
+        Member.floating_location, Member.joined_on, Member.dues_monthly_fen, Member.unit_id,
+        Member.host_unit_id, Unit.name.label("unit_name"), Unit.kind.label("unit_kind"),
+        Unit.path.label("unit_path"), Unit.parent_id.label("unit_parent_id"),
+        _parent.name.label("parent_name"), _parent.kind.label("parent_kind"),
+        _parent.path.label("parent_path"), _parent.parent_id.label("parent_parent_id"),
+    )
+    .join(Member, Member.id == Card.member_id)
+    .join(Unit, Unit.id == Member.unit_id)
+    .outerjoin(_parent, _parent.id == Unit.parent_id)
+    .where(Card.member_id == bindparam("member_id"), Card.version == bindparam("version"))
+)  # fmt: skip
+
+
+def card_view(s: Session, ring: KeyRing, token: str) -> CardView:
+    """The card a scanned token opens, read to be shown: like ``resolve_card``, but one Core
+    row instead of four ORM objects (a fifth of the card page's time, its most viewed page)."""
+    row = s.connection().execute(_CARD_VIEW, _claim(ring, token)).first()
+    card = None
+    if row is not None:
+        parent = None
+        if row.unit_parent_id is not None:
+            parent = UnitView(
+                row.unit_parent_id, row.parent_name, row.parent_kind, row.parent_path,
+                row.parent_parent_id, None,
+            )  # fmt: skip
+        unit = UnitView(
+            row.unit_id, row.unit_name, row.unit_kind, row.unit_path, row.unit_parent_id, parent
+        )
+        member = MemberView(
+            row.member_id, row.name, row.number, row.floating, row.floating_location,
+            row.joined_on, row.dues_monthly_fen, row.unit_id, row.host_unit_id, unit,
+        )  # fmt: skip
+        card = CardView(row.card_id, row.member_id, row.version, row.token, row.status, member)
+    _refuse_unless_active(card, token)
+    return card  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -346,9 +346,13 @@ def open_meetings_for(s: Session, member: Member, now: datetime) -> list[Meeting
         units.append(member.unit.parent.parent_id)
     if member.host_unit_id:
         units.append(member.host_unit_id)
-    query = (
-        select(Meeting)
-        .where(Meeting.status == "open", Meeting.unit_id.in_(units))
-        .order_by(Meeting.starts_at)
-    )
-    return [m for m in s.scalars(query) if window(m)[0] <= now <= window(m)[1]]
+    meetings = s.scalars(_OPEN_MEETINGS_OF_UNITS, {"units": units})
+    return [m for m in meetings if window(m)[0] <= now <= window(m)[1]]
+
+
+#: Built once: the card page asks it on every view by the member or an officer.
+_OPEN_MEETINGS_OF_UNITS = (
+    select(Meeting)
+    .where(Meeting.status == "open", Meeting.unit_id.in_(bindparam("units", expanding=True)))
+    .order_by(Meeting.starts_at)
+)
