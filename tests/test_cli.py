@@ -11,8 +11,9 @@ from qrservice.cli import main
 
 
 @pytest.fixture
-def empty_runner(tmp_path, monkeypatch):
+def empty_runner(tmp_path, monkeypatch, empty_database_url):
     monkeypatch.setenv("QRSERVICE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
     return CliRunner()
 
 
