@@ -1,33 +1,45 @@
 /*
- * The secretary's scanner page (templates/scan/scanner.html).
+ * The scanner page of one meeting (templates/scan/scanner.html), for an officer (mode
+ * "officer": login session and CSRF token) or a paired device (mode "device": its bearer
+ * token; the page came without any meeting data and reads it over the API).
  *
- * Codes arrive from the camera (BarcodeDetector where the browser has it, else the vendored
- * jsQR), from a USB/Bluetooth scanner typing into the entry box, or from a photo. Each becomes
- * one check-in with its own nonce, sent to the JSON API (scan/api.py).
- *
- * Offline: a scan that cannot be sent is kept in IndexedDB (localStorage if not available),
- * keyed by its nonce, and sent with POST {api}/sync when the network is back. An item leaves
- * the queue only once the server's answer for its nonce has arrived; the server answers a
- * repeated nonce with its first answer and no second row, so re-sending after a lost response
- * is safe. The service worker (sw.js) keeps this page openable without a network.
+ * Codes arrive from the camera (camera.js), from a USB/Bluetooth scanner typing into the entry
+ * box, or from a photo. Each becomes one check-in with its own nonce, sent to the JSON API
+ * (api.js, scan/api.py). A scan that cannot be sent is kept (queue.js) and sent with
+ * POST {api}/sync when the network is back; it leaves the queue only once the server's answer
+ * for its nonce has arrived. Offline, the meeting's kept expected list (lists.js) says at once
+ * whose card it is ("王洋, pending sync") or flags it; the server decides when it syncs.
+ * A device that was unpaired keeps its queue; scanning a pairing QR here pairs it again.
+ * The service worker (sw.js) keeps this page and these modules openable without a network.
  */
-(function () {
-  'use strict';
 
-  const root = document.getElementById('scanner');
-  if (!root) return;
+import { createClient, NetworkError, UNPAIRED } from './api.js';
+import { Camera, decodePhoto } from './camera.js';
+import { loadDevice, pairWith, parsePairing } from './device.js';
+import { judge, keepList, loadList, noteAttendance } from './lists.js';
+import { Queue } from './queue.js';
+import {
+  beep, clockIn, dataJson, el, isOnline, newNonce, shortCode, translator, unlockSoundOnFirstGesture,
+} from './ui.js';
 
+const root = document.getElementById('scanner');
+
+if (root) start(root);
+
+function start(root) {
+  const MODE = root.dataset.mode === 'device' ? 'device' : 'officer';
   const API = root.dataset.apiBase;
-  const STRINGS = JSON.parse(root.dataset.strings || '{}');
-  const STATUSES = Object.assign(JSON.parse(root.dataset.statuses || '{}'), { undone: STRINGS.undone });
-  const UTC_OFFSET_MIN = root.dataset.utcOffset === undefined ? null : Number(root.dataset.utcOffset);
+  const PAIR_API = root.dataset.pairApi;
+  const t = translator(dataJson(root, 'strings', {}));
+  const STATUSES = Object.assign(dataJson(root, 'statuses', {}), { undone: t('undone') });
+  const KINDS = dataJson(root, 'kinds', {});
+  const clock = clockIn(root.dataset.utcOffset === undefined ? null : Number(root.dataset.utcOffset));
 
   const POLL_MS = 5000; // live counts, while online
+  const LIST_MS = 60000; // the kept expected list, while online
   const RETRY_MS = 10000; // sending the saved scans again
   const REPEAT_MS = 3000; // the same code seen again within this time is not sent again
-  const FRAME_MS = 200; // camera decode rate
-  const TIMEOUT_MS = 10000; // a request slower than this counts as a network failure...
-  const SYNC_TIMEOUT_MS = 30000; // ...except a batch of saved scans on a slow line
+  const SYNC_TIMEOUT_MS = 30000; // a batch of saved scans on a slow line
   const BATCH = 100; // scans per sync request (the server takes up to 500)
   const LOG_MAX = 100;
   const CAMERA_PREF = 'qrservice-scanner-camera';
@@ -35,7 +47,9 @@
 
   const $ = (id) => document.getElementById(id);
   const ui = {
+    title: $('meeting-title'), sub: $('meeting-sub'), notOpen: $('not-open'),
     net: $('net'), offlineReady: $('offline-ready'), relogin: $('relogin'),
+    unpaired: $('unpaired'), unpairedText: $('unpaired-text'), listNote: $('list-note'),
     result: $('result'), resultText: $('result-text'), resultDetail: $('result-detail'),
     confirmVisitor: $('confirm-visitor'),
     form: $('entry-form'), entry: $('entry'), lookup: $('lookup'), lookupNote: $('lookup-note'),
@@ -47,296 +61,81 @@
     log: $('log'), undo: $('undo'), missing: $('missing'), recent: $('recent'),
   };
 
-  /* ---------- small helpers ---------- */
-
-  function t(key, fields) {
-    const text = STRINGS[key] || key;
-    if (!fields) return text;
-    return text.replace(/\{(\w+)\}/g, (all, name) => (name in fields ? String(fields[name]) : all));
-  }
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null || value === false) continue;
-      if (key === 'class') node.className = value;
-      else if (key.startsWith('data-') || key === 'datetime') node.setAttribute(key, value);
-      else node[key] = value;
-    }
-    for (const child of children) {
-      if (child !== undefined && child !== null && child !== '') node.append(child);
-    }
-    return node;
-  }
-
-  /** "HH:MM:SS" in the organisation's time zone (the device's when the page does not say). */
-  function clock(iso) {
-    const date = iso ? new Date(iso) : new Date();
-    if (Number.isNaN(date.getTime())) return '';
-    if (UTC_OFFSET_MIN === null || Number.isNaN(UTC_OFFSET_MIN)) return date.toLocaleTimeString();
-    return new Date(date.getTime() + UTC_OFFSET_MIN * 60000).toISOString().slice(11, 19);
-  }
-
-  /** 18 random bytes as URL-safe base64: 24 characters of [A-Za-z0-9_-]. */
-  function newNonce() {
-    const bytes = new Uint8Array(18);
-    crypto.getRandomValues(bytes);
-    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_');
-  }
-
-  function shortCode(code) {
-    return code.length > 36 ? code.slice(0, 20) + '…' + code.slice(-8) : code;
-  }
-
-  function isOnline() {
-    return navigator.onLine !== false;
-  }
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const client = createClient({ mode: MODE, csrfToken: csrfMeta ? csrfMeta.content : '', onReachable: reachable });
 
   function statusLabel(status) {
     return STATUSES[status] || status;
   }
 
-  /* ---------- the queue of scans waiting to be sent ---------- */
-
-  /**
-   * Where unsent scans are kept: IndexedDB, else localStorage, else (with a warning) memory.
-   * Reads merge every store and removals clear every store, so a scan written to a fallback
-   * after IndexedDB failed is never stranded.
-   */
-  const Queue = (function () {
-    const DB_NAME = 'qrservice-scanner';
-    const STORE = 'pending';
-    const LS_KEY = 'qrservice-scanner-pending';
-    let dbPromise = null;
-    const memory = new Map();
-
-    function openDb() {
-      if (!dbPromise) {
-        dbPromise = new Promise((resolve, reject) => {
-          if (!self.indexedDB) throw new Error('no IndexedDB');
-          const request = indexedDB.open(DB_NAME, 1);
-          request.onupgradeneeded = () => {
-            request.result.createObjectStore(STORE, { keyPath: 'nonce' });
-          };
-          request.onsuccess = () => resolve(request.result);
-          request.onerror = () => reject(request.error);
-          request.onblocked = () => reject(new Error('IndexedDB blocked'));
-        });
-      }
-      return dbPromise;
-    }
-
-    function idb(mode, work) {
-      return openDb().then((db) => new Promise((resolve, reject) => {
-        const tx = db.transaction(STORE, mode);
-        const request = work(tx.objectStore(STORE));
-        tx.oncomplete = () => resolve(request ? request.result : undefined);
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error || new Error('aborted'));
-      }));
-    }
-
-    function lsRead() {
-      try {
-        return JSON.parse(localStorage.getItem(LS_KEY) || '{}') || {};
-      } catch (e) {
-        return {};
-      }
-    }
-
-    function lsWrite(map) {
-      if (Object.keys(map).length) localStorage.setItem(LS_KEY, JSON.stringify(map));
-      else localStorage.removeItem(LS_KEY);
-    }
-
-    return {
-      /** Resolves to where the item was kept: 'idb', 'local' or 'memory'. */
-      async put(item) {
-        try {
-          await idb('readwrite', (store) => store.put(item));
-          return 'idb';
-        } catch (e) { /* next store */ }
-        try {
-          const map = lsRead();
-          map[item.nonce] = item;
-          lsWrite(map);
-          return 'local';
-        } catch (e) { /* next store */ }
-        memory.set(item.nonce, item);
-        return 'memory';
-      },
-
-      async all() {
-        const found = new Map(memory);
-        for (const item of Object.values(lsRead())) found.set(item.nonce, item);
-        try {
-          const items = await idb('readonly', (store) => store.getAll());
-          for (const item of items || []) found.set(item.nonce, item);
-        } catch (e) { /* the other stores still count */ }
-        return [...found.values()].sort((a, b) => (a.client_time < b.client_time ? -1 : 1));
-      },
-
-      async remove(nonces) {
-        if (!nonces.length) return;
-        for (const nonce of nonces) memory.delete(nonce);
-        try {
-          const map = lsRead();
-          let changed = false;
-          for (const nonce of nonces) {
-            if (nonce in map) { delete map[nonce]; changed = true; }
-          }
-          if (changed) lsWrite(map);
-        } catch (e) { /* nothing kept there */ }
-        try {
-          await idb('readwrite', (store) => { for (const nonce of nonces) store.delete(nonce); });
-        } catch (e) { /* nothing kept there */ }
-      },
-    };
-  })();
-
-  /* ---------- talking to the server ---------- */
-
-  class NetworkError extends Error {}
-
-  let csrfToken = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
-
-  /**
-   * One request. Resolves to {status, data} when the server answered; rejects with NetworkError
-   * when it did not (no connection, timeout, or a 2xx that is not our JSON, as a captive portal
-   * gives): the caller cannot know whether the server acted, so it keeps the scan to re-send.
-   */
-  async function call(method, url, body, timeoutMs) {
-    const controller = self.AbortController ? new AbortController() : null;
-    const timer = controller && setTimeout(() => controller.abort(), timeoutMs || TIMEOUT_MS);
-    const headers = { Accept: 'application/json' };
-    if (method !== 'GET') {
-      headers['Content-Type'] = 'application/json';
-      headers['X-CSRFToken'] = csrfToken;
-    }
-    try {
-      let response;
-      try {
-        response = await fetch(url, {
-          method,
-          headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
-          credentials: 'same-origin',
-          cache: 'no-store',
-          signal: controller ? controller.signal : undefined,
-        });
-      } catch (e) {
-        reachable(false);
-        throw e;
-      }
-      reachable(true);
-      let data = null;
-      if ((response.headers.get('Content-Type') || '').includes('json')) {
-        try {
-          data = await response.json();
-        } catch (e) {
-          data = null;
-        }
-      }
-      if (response.ok && (data === null || typeof data !== 'object')) {
-        throw new NetworkError('not our answer');
-      }
-      return { status: response.status, data };
-    } catch (e) {
-      throw e instanceof NetworkError ? e : new NetworkError(String(e && e.message));
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
-  }
-
-  /** A fresh CSRF token from this page, for a page opened long ago or from the offline copy. */
-  async function refreshCsrf() {
-    try {
-      const response = await fetch(location.pathname, {
-        credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'text/html' },
-      });
-      if (!response.ok || response.redirected) return false;
-      const page = new DOMParser().parseFromString(await response.text(), 'text/html');
-      const meta = page.querySelector('meta[name="csrf-token"]');
-      if (meta && meta.content) {
-        csrfToken = meta.content;
-        return true;
-      }
-    } catch (e) { /* offline again */ }
-    return false;
-  }
-
-  async function post(url, body, timeoutMs) {
-    let answer = await call('POST', url, body, timeoutMs);
-    // A refused CSRF token comes back as a 400 page (not JSON) or as reason "csrf".
-    const csrfRefused = answer.status === 400 && (!answer.data || answer.data.reason === 'csrf');
-    if (csrfRefused && (await refreshCsrf())) answer = await call('POST', url, body, timeoutMs);
-    return answer;
-  }
-
-  let serverReachable = true;
-
-  function reachable(yes) {
-    if (serverReachable === yes) return;
-    serverReachable = yes;
-    renderNet();
-  }
+  /* ---------- who is scanning: the login, or this device's pairing ---------- */
 
   function needLogin() {
     ui.relogin.hidden = false;
   }
 
-  /* ---------- what the secretary sees and hears ---------- */
+  /** The device cannot scan until it is paired (again); its saved scans stay. */
+  function needPairing(key) {
+    ui.unpairedText.textContent = t(key);
+    ui.unpaired.hidden = false;
+    root.dataset.unpaired = key;
+  }
 
-  let audio = null;
+  function paired() {
+    ui.unpaired.hidden = true;
+    delete root.dataset.unpaired;
+  }
 
-  function audioContext() {
-    const Context = self.AudioContext || self.webkitAudioContext;
-    if (!Context) return null;
+  /** A 401: what to tell and whom; the message for the list of saved scans. */
+  function refusedAuth(answer) {
+    const reason = (answer.data && answer.data.reason) || '';
+    if (MODE === 'officer') {
+      needLogin();
+      return t('login_expired');
+    }
+    const key = reason === 'device_expired' ? 'device_expired' : UNPAIRED.has(reason) ? 'device_unpaired' : 'not_paired';
+    needPairing(key);
+    return t(key);
+  }
+
+  async function pairFromCode(pairing) {
+    if (MODE === 'officer') {
+      show('error', t('pairing_officer'));
+      beep('refused');
+      return;
+    }
+    show('saved', t('pairing'));
+    let outcome;
     try {
-      audio = audio || new Context();
-      if (audio.state === 'suspended') audio.resume().catch(() => {});
+      outcome = await pairWith(PAIR_API, pairing.code);
     } catch (e) {
-      return null;
+      show('error', t('unreachable'));
+      beep('refused');
+      return;
     }
-    return audio;
+    if (!outcome.ok) {
+      // A code made by another installation (its address is in the QR) means nothing here.
+      const elsewhere = !pairing.here && outcome.reason === 'pairing_invalid';
+      show('refused', elsewhere ? t('pairing_elsewhere', { url: pairing.url })
+        : outcome.message || t('server_error', { code: outcome.status }));
+      beep('refused');
+      return;
+    }
+    paired();
+    show('ok', t('paired', { name: outcome.device.name, unit: outcome.device.unit }));
+    beep('ok');
+    syncPending();
+    refreshStatus();
+    refreshList();
   }
 
-  // Browsers start sound only after a gesture; a USB scanner's keystrokes count as one.
-  document.addEventListener('pointerdown', audioContext, { once: true });
-  document.addEventListener('keydown', audioContext, { once: true });
-
-  function tone(context, frequency, start, duration) {
-    const oscillator = context.createOscillator();
-    const gain = context.createGain();
-    const at = context.currentTime + start;
-    oscillator.frequency.value = frequency;
-    gain.gain.setValueAtTime(0.0001, at);
-    gain.gain.exponentialRampToValueAtTime(0.35, at + 0.01);
-    gain.gain.exponentialRampToValueAtTime(0.0001, at + duration);
-    oscillator.connect(gain).connect(context.destination);
-    oscillator.start(at);
-    oscillator.stop(at + duration + 0.02);
-  }
-
-  /** ok: one high beep; saved: one middle beep; anything refused: two low beeps. */
-  function beep(kind) {
-    const context = audioContext();
-    if (context && context.state !== 'closed') {
-      try {
-        if (kind === 'ok') tone(context, 1320, 0, 0.15);
-        else if (kind === 'saved') tone(context, 660, 0, 0.12);
-        else { tone(context, 220, 0, 0.16); tone(context, 220, 0.24, 0.16); }
-      } catch (e) { /* no sound */ }
-    }
-    if (navigator.vibrate) {
-      try { navigator.vibrate(kind === 'ok' ? 60 : kind === 'saved' ? 30 : [90, 60, 90]); } catch (e) { /* none */ }
-    }
-  }
+  /* ---------- the answer panel and the log ---------- */
 
   let visitorScan = null;
   let shownAt = 0;
 
-  /** The answer panel: kind is ok, refused, ask (a visitor to confirm), saved, undone or error. */
+  /** kind: ok, refused, ask (a visitor to confirm), saved, flagged (saved, but doubtful),
+   * undone or error. */
   function show(kind, text, detail, askVisitorFor) {
     shownAt = Date.now();
     ui.result.dataset.kind = kind;
@@ -387,10 +186,21 @@
     while (ui.log.children.length > LOG_MAX) ui.log.lastElementChild.remove();
   }
 
-  /* ---------- counts and lists from the server ---------- */
+  /* ---------- the meeting, counts and lists from the server ---------- */
 
   let lastStatus = null;
   let lastStatusAt = null; // when the server gave it (ISO time)
+
+  function renderMeeting(meeting) {
+    if (!meeting) return;
+    ui.notOpen.hidden = meeting.status === 'open';
+    if (MODE !== 'device') return; // the officer's page came with it
+    ui.title.textContent = meeting.title;
+    document.title = meeting.title + ' · ' + document.title.split(' · ').slice(-1)[0];
+    const when = clock.dateTime(meeting.starts_at) + '–' + clock.dateTime(meeting.ends_at).slice(11);
+    ui.sub.textContent = [KINDS[meeting.kind] || meeting.kind, meeting.unit, when, meeting.place]
+      .filter(Boolean).join(' · ');
+  }
 
   function renderCounts(counts) {
     if (!counts) return;
@@ -426,6 +236,7 @@
   function renderStatus(status, savedAt) {
     lastStatus = status;
     lastStatusAt = savedAt || new Date().toISOString();
+    renderMeeting(status.meeting);
     renderCounts(status.counts);
     ui.countsNote.textContent = savedAt ? t('as_of', { time: clock(savedAt) }) : '';
     ui.missing.replaceChildren(...(status.missing || []).map((p) => personRow(p, checkInButton(p))));
@@ -443,14 +254,15 @@
     if (!isOnline() || statusBusy) return;
     statusBusy = true;
     try {
-      const answer = await call('GET', API + '/status');
+      const answer = await client.get(API + '/status');
       if (answer.status === 200) {
+        if (MODE === 'device') paired();
         renderStatus(answer.data, null);
         try {
           localStorage.setItem(STATUS_KEY, JSON.stringify({ at: lastStatusAt, status: answer.data }));
         } catch (e) { /* only a convenience */ }
       } else if (answer.status === 401) {
-        needLogin();
+        refusedAuth(answer);
       }
     } catch (e) {
       /* offline: the last counts stay, marked with their time */
@@ -472,6 +284,45 @@
   function refreshStatusSoon() {
     clearTimeout(statusSoon);
     statusSoon = setTimeout(refreshStatus, 300);
+  }
+
+  /* ---------- the expected list kept for offline use ---------- */
+
+  let list = null; // {api, at, meeting, members}
+
+  function renderListNote() {
+    if (!list) return;
+    ui.listNote.textContent = t('list_note', { n: list.members.length, time: clock(list.at) });
+    root.dataset.list = String(list.members.length);
+  }
+
+  let listBusy = false;
+
+  async function refreshList() {
+    if (!isOnline() || listBusy) return;
+    listBusy = true;
+    try {
+      const answer = await client.get(API + '/expected', SYNC_TIMEOUT_MS);
+      if (answer.status === 200 && Array.isArray(answer.data.members)) {
+        list = { api: API, at: answer.data.at, meeting: answer.data.meeting, members: answer.data.members };
+        for (const scan of pending) {
+          if (scan.api === API && scan.member) noteAttendance(list, scan.member, 'pending');
+        }
+        renderMeeting(list.meeting);
+        renderListNote();
+        await keepList(list);
+      }
+    } catch (e) {
+      /* offline: the kept list stays */
+    } finally {
+      listBusy = false;
+    }
+  }
+
+  function noted(memberId, status) {
+    if (!list || !memberId) return;
+    noteAttendance(list, memberId, status);
+    keepList(list).catch(() => {});
   }
 
   /* ---------- check-in ---------- */
@@ -509,9 +360,13 @@
   async function checkIn(what) {
     const scan = newScan(what);
     if (!isOnline()) return keep(scan);
+    if (MODE === 'device' && !loadDevice()) {
+      needPairing('not_paired');
+      return keep(scan);
+    }
     let answer;
     try {
-      answer = await post(API + '/checkins', scanBody(scan));
+      answer = await client.post(API + '/checkins', scanBody(scan));
     } catch (e) {
       if (e instanceof NetworkError) return keep(scan);
       throw e;
@@ -521,7 +376,7 @@
       return announce(scan, answer.data);
     }
     if (answer.status === 401) {
-      needLogin();
+      refusedAuth(answer);
       return keep(scan);
     }
     if (answer.status >= 500 || answer.status === 429 || answer.status === 408) return keep(scan);
@@ -538,6 +393,7 @@
     beep(kind === 'ok' ? 'ok' : 'refused');
     logAnswer(scan, answer, false);
     renderCounts(answer.counts);
+    if (answer.status === 'ok' && answer.member) noted(answer.member.id, answer.attendance.status);
     refreshStatusSoon();
     return kind;
   }
@@ -555,6 +411,27 @@
       Boolean(a.confirm_visitor) === Boolean(b.confirm_visitor);
   }
 
+  /** What the kept list says of a scan, shown at once: [panel kind, text, detail]. */
+  async function offlineVerdict(scan) {
+    if (scan.code === undefined) {
+      scan.member = scan.member_id;
+      return ['saved', t('pending_name', { name: scan.label || '#' + scan.member_id }), ''];
+    }
+    if (!list) return ['saved', t('saved'), scanLabel(scan)];
+    const { verdict, member } = await judge(list, scan.code);
+    scan.verdict = verdict;
+    if (member) {
+      scan.label = member.name;
+      scan.member = member.id;
+    }
+    const detail = member ? [member.number, member.unit].filter(Boolean).join(' · ') : shortCode(scan.code);
+    if (verdict === 'current') return ['saved', t('pending_name', { name: member.name }), detail];
+    if (verdict === 'pending') return ['saved', t('already_saved'), member.name + ' · ' + detail];
+    if (verdict === 'checked_in') return ['flagged', t('offline_checked_in', { name: member.name }), detail];
+    if (verdict === 'superseded') return ['flagged', t('offline_superseded', { name: member.name }), detail];
+    return ['flagged', t('offline_' + verdict), detail];
+  }
+
   /** Keep a scan that could not be sent, until the server has answered for its nonce. */
   async function keep(scan) {
     if (pending.some((other) => sameScan(other, scan))) {
@@ -562,14 +439,17 @@
       beep('saved');
       return 'saved';
     }
+    const [kind, text, detail] = await offlineVerdict(scan);
     // Sent later, the server takes the device's time of the scan (client_time) for "late".
     scan.via = 'offline';
     scan.kept_at = new Date().toISOString();
     pending.push(scan);
     renderPending();
     const where = await Queue.put(scan);
-    show('saved', where === 'memory' ? t('storage_failed') : t('saved'), scanLabel(scan));
-    beep('saved');
+    if (kind === 'saved' && scan.member) noted(scan.member, 'pending');
+    show(kind, where === 'memory' ? t('storage_failed') : text, detail);
+    ui.result.dataset.verdict = scan.verdict || '';
+    beep(kind === 'saved' ? 'saved' : 'refused');
     return 'saved';
   }
 
@@ -577,7 +457,7 @@
     const mine = pending.filter((scan) => scan.api === API);
     ui.pending.hidden = mine.length === 0;
     ui.pendingCount.textContent = String(mine.length);
-    ui.pendingList.replaceChildren(...mine.map((scan) => el('li', { 'data-nonce': scan.nonce },
+    ui.pendingList.replaceChildren(...mine.map((scan) => el('li', { 'data-nonce': scan.nonce, 'data-verdict': scan.verdict || null },
       el('time', { datetime: scan.client_time }, clock(scan.client_time)), ' ',
       el('span', {}, scanLabel(scan)),
       scan.confirm_visitor ? el('span', { class: 'tag' }, statusLabel('visitor')) : null)));
@@ -618,6 +498,11 @@
     pending = await Queue.all();
     renderPending();
     if (!pending.length || !isOnline()) return;
+    if (MODE === 'device' && !loadDevice()) {
+      needPairing('not_paired');
+      syncState('failed', t('not_paired'));
+      return;
+    }
     const byMeeting = new Map();
     for (const scan of pending) {
       if (!byMeeting.has(scan.api)) byMeeting.set(scan.api, []);
@@ -645,6 +530,7 @@
         if (Date.now() - shownAt > REPEAT_MS) show(tally.refused ? 'refused' : 'ok', t('synced', tally));
         beep(tally.refused ? 'refused' : 'ok');
         refreshStatusSoon();
+        refreshList();
       }
     }
   }
@@ -656,15 +542,12 @@
   async function sendBatch(api, batch, tally) {
     let answer;
     try {
-      answer = await post(api + '/sync', { scans: batch.map(scanBody) }, SYNC_TIMEOUT_MS);
+      answer = await client.post(api + '/sync', { scans: batch.map(scanBody) }, SYNC_TIMEOUT_MS);
     } catch (e) {
       if (e instanceof NetworkError) return t('send_failed');
       throw e;
     }
-    if (answer.status === 401) {
-      needLogin();
-      return t('login_expired');
-    }
+    if (answer.status === 401) return refusedAuth(answer);
     if (answer.status !== 200 || !Array.isArray(answer.data.results)) {
       const data = answer.data || {};
       return data.message || t('server_error', { code: answer.status });
@@ -700,17 +583,18 @@
     if (!window.confirm(t('undo_confirm'))) return;
     let answer;
     try {
-      answer = await post(API + '/undo', {});
+      answer = await client.post(API + '/undo', {});
     } catch (e) {
       show('error', t('unreachable'));
       return;
     }
     const data = answer.data || {};
-    if (answer.status === 401) needLogin();
+    if (answer.status === 401) refusedAuth(answer);
     if (answer.status === 200 && data.status === 'ok') {
       show('undone', data.message, data.member ? memberLine(data.member) : '');
       beep('saved');
       renderCounts(data.counts);
+      if (data.member) noted(data.member.id, null);
       ui.log.prepend(el('li', { 'data-kind': 'undone' }, el('time', {}, clock()), ' ',
         el('strong', {}, data.member ? data.member.name : ''), ' ',
         el('span', { class: 'what' }, statusLabel('undone'))));
@@ -736,12 +620,15 @@
     if (lastSeen.size > 200) {
       for (const [key, at] of lastSeen) if (now - at > REPEAT_MS) lastSeen.delete(key);
     }
-    checkIn({ code, via });
+    const pairing = parsePairing(code);
+    if (pairing) pairFromCode(pairing);
+    else checkIn({ code, via });
   }
 
-  /** A card URL (http(s)://…/c/<token>) or a bare token, as a scanner types it. */
+  /** A card URL (http(s)://…/c/<token>), a bare token, or a pairing code's JSON. */
   function looksLikeCode(text) {
-    return /^https?:\/\/\S+$/i.test(text) || /^\d{1,3}\.[A-Za-z0-9_.-]{4,250}$/.test(text);
+    return /^https?:\/\/\S+$/i.test(text) || /^\d{1,3}\.[A-Za-z0-9_.-]{4,250}$/.test(text) ||
+      /^\{.*\}$/.test(text);
   }
 
   function showMatches(members, note) {
@@ -750,9 +637,13 @@
       m.checked_in ? el('span', { class: 'tag' }, t('checked_in')) : checkInButton(m))));
   }
 
+  /** Offline: the kept expected list (or the last missing list) by name or number. */
   function searchOffline(q) {
     const needle = q.toLowerCase();
-    const found = ((lastStatus && lastStatus.missing) || []).filter((m) =>
+    const people = list
+      ? list.members.filter((m) => !['present', 'late', 'made_up', 'visitor', 'pending'].includes(m.attendance))
+      : (lastStatus && lastStatus.missing) || [];
+    const found = people.filter((m) =>
       m.name.toLowerCase().includes(needle) || String(m.number).includes(needle));
     showMatches(found.slice(0, 20), t('offline_search') + (found.length ? '' : ' ' + t('no_match')));
   }
@@ -761,10 +652,10 @@
     if (!isOnline()) return searchOffline(q);
     ui.lookupNote.textContent = t('searching');
     try {
-      const answer = await call('GET', API + '/lookup?q=' + encodeURIComponent(q));
+      const answer = await client.get(API + '/lookup?q=' + encodeURIComponent(q));
       if (answer.status === 200) showMatches(answer.data.members || []);
       else {
-        if (answer.status === 401) needLogin();
+        if (answer.status === 401) refusedAuth(answer);
         showMatches([], (answer.data && answer.data.message) || t('server_error', { code: answer.status }));
       }
     } catch (e) {
@@ -793,170 +684,53 @@
     ui.entry.focus(); // the key itself then lands in the box
   });
 
-  /* ---------- decoding: BarcodeDetector, else jsQR ---------- */
+  /* ---------- the camera and photos ---------- */
 
-  let jsqrLoading = null;
-
-  function loadJsQR() {
-    if (self.jsQR) return Promise.resolve(self.jsQR);
-    if (!jsqrLoading) {
-      jsqrLoading = new Promise((resolve, reject) => {
-        const script = document.createElement('script');
-        script.src = root.dataset.decoder;
-        script.async = true;
-        script.onload = () => (self.jsQR ? resolve(self.jsQR) : reject(new Error('jsQR missing')));
-        script.onerror = () => {
-          jsqrLoading = null;
-          script.remove();
-          reject(new Error('jsQR not loaded'));
-        };
-        document.head.append(script);
-      });
-    }
-    return jsqrLoading;
-  }
-
-  async function makeDetector() {
-    if (!('BarcodeDetector' in self)) return null;
-    try {
-      if (typeof self.BarcodeDetector.getSupportedFormats === 'function') {
-        const formats = await self.BarcodeDetector.getSupportedFormats();
-        if (!formats.includes('qr_code')) return null;
-      }
-      return new self.BarcodeDetector({ formats: ['qr_code'] });
-    } catch (e) {
-      return null;
-    }
-  }
-
-  const canvas = document.createElement('canvas');
-  const context2d = canvas.getContext('2d', { willReadFrequently: true });
-
-  /** Decode with jsQR from an image or video frame, scaled so its long side is at most max. */
-  function jsqrDecode(source, width, height, max, inversion) {
-    const scale = Math.min(1, max / Math.max(width, height));
-    canvas.width = Math.max(1, Math.round(width * scale));
-    canvas.height = Math.max(1, Math.round(height * scale));
-    context2d.drawImage(source, 0, 0, canvas.width, canvas.height);
-    const image = context2d.getImageData(0, 0, canvas.width, canvas.height);
-    const found = self.jsQR(image.data, image.width, image.height, { inversionAttempts: inversion });
-    return found && found.data ? found.data : null;
-  }
-
-  async function detectFirst(detector, source) {
-    const codes = await detector.detect(source);
-    const first = (codes || []).find((c) => c && c.rawValue);
-    return first ? first.rawValue : null;
-  }
-
-  /* ---------- the camera ---------- */
-
-  let stream = null;
-  let detector = null;
-  let frameTimer = null;
-  let scanning = false;
+  const camera = new Camera({
+    video: ui.video,
+    viewfinder: ui.viewfinder,
+    decoderUrl: root.dataset.decoder,
+    onCode: (text) => onCode(text, 'scan'),
+    onState: cameraState,
+  });
 
   function cameraNote(text) {
     ui.cameraNote.textContent = text || '';
   }
 
-  async function startCamera() {
-    if (scanning || stream) return;
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      cameraNote(t('camera_unavailable'));
-      return;
-    }
-    cameraNote(t('camera_starting'));
-    ui.camera.disabled = true;
-    try {
-      detector = await makeDetector();
-      if (!detector) {
-        try {
-          await loadJsQR();
-        } catch (e) {
-          cameraNote(t('decoder_missing'));
-          return;
-        }
-      }
-      try {
-        stream = await navigator.mediaDevices.getUserMedia({
-          audio: false,
-          video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
-        });
-      } catch (e) {
-        cameraNote(t('camera_unavailable'));
-        return;
-      }
-      ui.video.srcObject = stream;
-      ui.viewfinder.hidden = false;
-      try {
-        await ui.video.play();
-      } catch (e) { /* frames still arrive for decoding */ }
-      scanning = true;
+  function cameraState(state) {
+    if (state === 'starting') cameraNote(t('camera_starting'));
+    else if (state === 'unavailable') cameraNote(t('camera_unavailable'));
+    else if (state === 'decoder_missing') cameraNote(t('decoder_missing'));
+    else if (state === 'on') {
       root.dataset.camera = 'on';
       ui.camera.textContent = t('stop_camera');
       cameraNote(t('camera_on'));
-      try { localStorage.setItem(CAMERA_PREF, 'on'); } catch (e) { /* not remembered */ }
-      nextFrame();
+    } else if (state === 'off') {
+      delete root.dataset.camera;
+      ui.camera.textContent = t('start_camera');
+      cameraNote('');
+    }
+  }
+
+  async function startCamera() {
+    ui.camera.disabled = true;
+    try {
+      await camera.start();
+      if (camera.scanning) {
+        try { localStorage.setItem(CAMERA_PREF, 'on'); } catch (e) { /* not remembered */ }
+      }
     } finally {
       ui.camera.disabled = false;
     }
   }
 
   function stopCamera(remember) {
-    scanning = false;
-    clearTimeout(frameTimer);
-    if (stream) stream.getTracks().forEach((track) => track.stop());
-    stream = null;
-    ui.video.srcObject = null;
-    ui.viewfinder.hidden = true;
-    delete root.dataset.camera;
-    ui.camera.textContent = t('start_camera');
-    cameraNote('');
+    camera.stop();
     if (remember) {
       try { localStorage.setItem(CAMERA_PREF, 'off'); } catch (e) { /* not remembered */ }
     }
   }
-
-  function nextFrame() {
-    if (scanning) frameTimer = setTimeout(decodeFrame, FRAME_MS);
-  }
-
-  async function decodeFrame() {
-    const video = ui.video;
-    try {
-      if (scanning && video.readyState >= 2 && video.videoWidth) {
-        let text = null;
-        if (detector) {
-          try {
-            text = await detectFirst(detector, video);
-          } catch (e) {
-            detector = null; // this browser's detector does not work: use jsQR from now on
-            await loadJsQR().catch(() => cameraNote(t('decoder_missing')));
-          }
-        } else if (self.jsQR) {
-          text = jsqrDecode(video, video.videoWidth, video.videoHeight, 640, 'dontInvert');
-        }
-        if (text && scanning) onCode(text, 'scan');
-      }
-    } finally {
-      nextFrame();
-    }
-  }
-
-  ui.camera.addEventListener('click', () => {
-    if (scanning) stopCamera(true);
-    else startCamera();
-  });
-
-  // Give the camera back while the page is hidden; take it again on return if it was on.
-  document.addEventListener('visibilitychange', () => {
-    if (document.hidden) {
-      if (scanning) stopCamera(false);
-    } else if (cameraWanted()) {
-      startCamera();
-    }
-  });
 
   function cameraWanted() {
     try {
@@ -966,44 +740,35 @@
     }
   }
 
-  /* ---------- a photo of a code ---------- */
+  ui.camera.addEventListener('click', () => {
+    if (camera.scanning) stopCamera(true);
+    else startCamera();
+  });
 
-  async function decodePhoto(file) {
-    const url = URL.createObjectURL(file);
-    try {
-      const image = new Image();
-      image.src = url;
-      await image.decode();
-      const found = await makeDetector();
-      if (found) {
-        try {
-          const text = await detectFirst(found, image);
-          if (text) return text;
-        } catch (e) { /* try jsQR */ }
-      }
-      await loadJsQR();
-      for (const max of [1024, 640, 1600]) {
-        const text = jsqrDecode(image, image.naturalWidth, image.naturalHeight, max, 'attemptBoth');
-        if (text) return text;
-      }
-      return null;
-    } finally {
-      URL.revokeObjectURL(url);
+  // Give the camera back while the page is hidden; take it again on return if it was on.
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) {
+      if (camera.scanning) stopCamera(false);
+    } else if (cameraWanted()) {
+      startCamera();
     }
-  }
+  });
 
   ui.photo.addEventListener('change', async () => {
     const file = ui.photo.files && ui.photo.files[0];
     if (!file) return;
     let text = null;
     try {
-      text = await decodePhoto(file);
+      text = await decodePhoto(file, root.dataset.decoder);
     } catch (e) {
       text = null;
     }
     ui.photo.value = '';
-    if (text) checkIn({ code: text.trim(), via: 'scan' });
-    else {
+    if (text) {
+      const pairing = parsePairing(text.trim());
+      if (pairing) pairFromCode(pairing);
+      else checkIn({ code: text.trim(), via: 'scan' });
+    } else {
       show('refused', t('no_code_in_photo'));
       beep('refused');
     }
@@ -1019,6 +784,14 @@
   ui.undo.addEventListener('click', undoLast);
   ui.syncNow.addEventListener('click', () => syncPending());
 
+  let serverReachable = true;
+
+  function reachable(yes) {
+    if (serverReachable === yes) return;
+    serverReachable = yes;
+    renderNet();
+  }
+
   function renderNet() {
     const state = !isOnline() ? 'offline' : serverReachable ? 'online' : 'unreachable';
     ui.net.dataset.state = state;
@@ -1029,6 +802,7 @@
     renderNet();
     syncPending();
     refreshStatus();
+    refreshList();
   });
   self.addEventListener('offline', () => {
     renderNet();
@@ -1038,6 +812,9 @@
   setInterval(() => {
     if (!document.hidden) refreshStatus();
   }, POLL_MS);
+  setInterval(() => {
+    if (!document.hidden) refreshList();
+  }, LIST_MS);
   setInterval(() => {
     if (isOnline()) syncPending();
   }, RETRY_MS);
@@ -1064,17 +841,31 @@
 
   /* ---------- start ---------- */
 
+  unlockSoundOnFirstGesture();
   renderNet();
   // Focus the entry box for a desk's USB scanner, but not on a phone, where it opens the keyboard.
   if (self.matchMedia && matchMedia('(pointer: fine)').matches) ui.entry.focus();
+  if (MODE === 'device' && !loadDevice()) needPairing('not_paired');
   showSavedStatus();
-  Queue.all().then((items) => {
-    pending = items;
-    renderPending();
-    if (items.length && isOnline()) syncPending();
-  });
+  const ready = Promise.all([
+    loadList(API).then((kept) => {
+      if (kept && !list) {
+        list = kept;
+        if (MODE === 'device') renderMeeting(kept.meeting);
+        renderListNote();
+      }
+    }).catch(() => {}),
+    Queue.all().then((items) => {
+      pending = items;
+      renderPending();
+      if (items.length && isOnline()) syncPending();
+    }),
+  ]);
   refreshStatus();
+  refreshList();
   registerServiceWorker();
   if (cameraWanted()) startCamera();
-  root.dataset.ready = '1';
-})();
+  ready.finally(() => {
+    root.dataset.ready = '1';
+  });
+}

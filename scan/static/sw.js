@@ -1,17 +1,20 @@
 /*
  * Service worker of the scanner pages, served at /scan/sw.js with scope /scan/.
  *
- * It lets a secretary reopen a meeting's scanner without a network:
+ * It lets a secretary (or a paired device) reopen a meeting's scanner without a network:
  *  - scanner pages (/scan/meetings/<id>) are fetched from the network first and the copy is
  *    kept; without a network (or after a few seconds of a dead one) the kept copy is served;
- *  - the scanner's files (/scan/static/*) and the site's stylesheet are kept the same way;
- *    the vendored decoder is served from the copy first (it only changes with VERSION);
+ *  - the scanner's files (/scan/static/*: the page's ES modules, its stylesheet) and the
+ *    site's stylesheet are kept the same way; every module the page imports is in PRECACHE,
+ *    so an offline reload finds them all; the vendored decoder is served from the copy first
+ *    (it only changes with VERSION);
  *  - nothing else is touched: /api/ requests and every other page go straight to the network
- *    and are never stored. The page keeps its unsent scans itself (IndexedDB, scanner.js).
+ *    and are never stored. The page keeps its unsent scans (queue.js) and the meeting's
+ *    expected list (lists.js) itself, in IndexedDB.
  */
 'use strict';
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const PREFIX = 'qrservice-scan-';
 const STATIC_CACHE = PREFIX + 'static-' + VERSION;
 const PAGE_CACHE = PREFIX + 'pages';
@@ -25,8 +28,10 @@ const STATIC = SCOPE.pathname + 'static/';
 const VENDOR = STATIC + 'vendor/';
 const API = SITE.pathname + 'api/';
 const SITE_CSS = SITE.pathname + 'static/css/app.css';
+// The scanner page's modules: scanner.js and everything it imports.
+const MODULES = ['scanner.js', 'api.js', 'camera.js', 'device.js', 'lists.js', 'queue.js', 'ui.js'];
 const PRECACHE = [
-  STATIC + 'scanner.js',
+  ...MODULES.map((name) => STATIC + name),
   STATIC + 'scanner.css',
   VENDOR + 'jsQR.js',
   SITE_CSS,
