@@ -12,6 +12,12 @@ draw the same badges (same text, same layout), changing only how the code is mad
 Prints a table with PASS/FAIL per target and exits non-zero if any target fails. With
 ``--baseline-n`` smaller than ``--n`` the baselines are timed on that many badges and scaled up
 (marked "extrapolated"); the default times them on all of them.
+
+    python bench/badges.py --memory [--n 10000]
+
+measures something else: the peak RSS (``getrusage``) of a process of its own that prints a
+sheet of ``--n`` badges through the app's route ``POST /cards/badges.pdf`` (as an organiser, an
+organisation of that many members from ``bench/dataset.py``, its codes kept), against 250 MB.
 """
 
 from __future__ import annotations
@@ -178,9 +184,73 @@ def timed(function: Callable[[], bytes], single_process: bool = False) -> tuple[
     return wall, result
 
 
+TARGET_MEMORY_MB = 250.0
+
+
+def memory_child(data_dir: Path, n: int) -> None:
+    """In a process of its own: print a sheet of every card through the app's own route (as an
+    organiser, the whole committee), then report this process's peak RSS."""
+    import resource
+
+    from qrservice import create_app
+    from qrservice.demo import ORGANISER
+
+    app = create_app({"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False}, data_dir=data_dir)
+    client = app.test_client()
+    client.post("/login", data={"username": ORGANISER[0], "password": ORGANISER[1]})
+    client.get("/healthz")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    response = client.post(
+        "/cards/badges.pdf", data={"unit_id": "1", "layout": LAYOUT, "only": "all", "sort": "unit"}
+    )
+    took = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if response.status_code != 200 or response.mimetype != "application/pdf":
+        raise SystemExit(
+            f"the badge route answered {response.status_code}: {response.data[:300]!r}"
+        )
+    pages = response.data.count(b"/Type /Page\n") or response.data.count(b"/Type /Page")
+    print(
+        f"{n:,} badges through POST /cards/badges.pdf: {took:.1f} s, {len(response.data):,} bytes, "
+        f"{pages} pages; peak RSS {peak:.0f} MB (the process before the request: {before:.0f} MB)"
+    )
+
+
+def memory(n: int) -> int:
+    """Peak RSS of a process printing ``n`` badges through the app (codes kept, as after they
+    were printed once); the organisation is built once and cached (bench/dataset.py)."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import dataset
+
+    org = dataset.cached(n, encode_codes=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(org.data_dir), "--n", str(n)],
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(done.stdout + done.stderr[-3000:])
+        return 2
+    print(done.stdout.strip())
+    peak = float(done.stdout.split("peak RSS ")[1].split(" MB")[0])
+    ok = peak <= TARGET_MEMORY_MB
+    print(f"peak RSS target <= {TARGET_MEMORY_MB:g} MB: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="badges to render (default 1000)")
+    parser.add_argument(
+        "--n", type=int, default=None, help="badges (default 1000; 10000 with --memory)"
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the peak RSS of printing --n badges (default 10,000) through the app's route",
+    )
+    parser.add_argument("--memory-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--baseline-n", type=int, default=None, help="badges for the slow baselines (default: n)"
     )
@@ -188,7 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours; the median counts")
     parser.add_argument("--keep-pdfs", action="store_true", help="write PDFs to bench/out/")
     args = parser.parse_args(argv)
-    n = args.n
+    if args.memory_child is not None:
+        memory_child(args.memory_child, args.n)
+        return 0
+    if args.memory:
+        return memory(args.n or 10_000)
+    n = args.n or 1000
     baseline_n = min(args.baseline_n or n, n)
     processes = args.processes or default_processes()
 

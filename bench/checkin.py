@@ -106,8 +106,10 @@ def cleanup(org: dataset.Organisation) -> None:
     conn = dataset.connect(org.data_dir)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        ids = [r[0] for r in conn.execute("SELECT id FROM meeting WHERE title LIKE ?",
-                                          (OPEN_TITLE + "%",))]  # fmt: skip
+        ids = [
+            r[0]
+            for r in conn.execute("SELECT id FROM meeting WHERE title LIKE ?", (OPEN_TITLE + "%",))
+        ]
         for first in range(0, len(ids), 500):
             chunk = ids[first : first + 500]
             marks = ",".join("?" * len(chunk))
@@ -148,9 +150,15 @@ def prepare(org: dataset.Organisation, n_meetings: int) -> RunData:
                 "screen_code_ttl, status, opened_at, created_by, created_at) "
                 "VALUES (?, 'branch_general', ?, ?, ?, NULL, 0, 30, 30, 10, 1, 30, 'open', ?, "
                 "'bench', ?)",
-                (branch_id, title, sql_time(now - timedelta(minutes=5)),
-                 sql_time(now + timedelta(hours=3)), sql_time(now), sql_time(now)),
-            )  # fmt: skip
+                (
+                    branch_id,
+                    title,
+                    sql_time(now - timedelta(minutes=5)),
+                    sql_time(now + timedelta(hours=3)),
+                    sql_time(now),
+                    sql_time(now),
+                ),
+            )
             ids.append(cursor.lastrowid)
         members = conn.execute(
             "SELECT m.id, c.token FROM member m JOIN unit u ON u.id = m.unit_id "
@@ -229,11 +237,24 @@ class Server:
         self.err_path = errors
         self.errors = open(errors, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qrservice.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers)],
-            env=dataset.server_env(data_dir), stdout=self.log, stderr=self.errors, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "qrservice.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            env=dataset.server_env(data_dir),
+            stdout=self.log,
+            stderr=self.errors,
+            cwd=ROOT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -253,6 +274,17 @@ class Server:
             ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
         ).stdout
         return [int(x) for x in out.split()]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers have used so far."""
+        total = 0
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -286,9 +318,7 @@ def log_in(base: str, meeting_id: int) -> Login:
     """The secretary's session cookie, and the CSRF token the scanner page of the meeting gives
     its API calls (what the scanner sends in X-CSRFToken)."""
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(jar), _NoRedirect()
-    )
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
     opener.addheaders = [("User-Agent", USER_AGENT)]
     with opener.open(base + "/login", timeout=10) as r:
         form_token = CSRF_RE.search(r.read().decode())
@@ -340,9 +370,11 @@ class Route:
 
 def routes_for(data: RunData, login: Login, nonce_base: list[int]) -> dict[str, Route]:
     api_headers = {
-        "Cookie": login.cookie, "X-CSRFToken": login.csrf, "Content-Type": "application/json",
+        "Cookie": login.cookie,
+        "X-CSRFToken": login.csrf,
+        "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-    }  # fmt: skip
+    }
     plain = {"User-Agent": USER_AGENT}
 
     def checkins(n: int) -> list[Request]:
@@ -359,9 +391,11 @@ def routes_for(data: RunData, login: Login, nonce_base: list[int]) -> dict[str, 
     def unlocked(n: int) -> list[Request]:
         items = data.unlocked
         return [
-            Request("GET", f"/c/{items[i % len(items)][0]}", cookie=f"qrcard={items[i % len(items)][1]}")
+            Request(
+                "GET", f"/c/{items[i % len(items)][0]}", cookie=f"qrcard={items[i % len(items)][1]}"
+            )
             for i in range(n)
-        ]  # fmt: skip
+        ]
 
     def status(n: int) -> list[Request]:
         return [Request("GET", f"/api/v1/meetings/{data.status_meeting}/status")] * n
@@ -436,9 +470,13 @@ end
 
 
 def write_wrk_script(
-    folder: Path, name: str, requests: list[Request], headers: dict[str, str], threads: int,
+    folder: Path,
+    name: str,
+    requests: list[Request],
+    headers: dict[str, str],
+    threads: int,
     cycle: bool,
-) -> Path:  # fmt: skip
+) -> Path:
     data = folder / f"{name}.txt"
     with data.open("w") as f:
         for r in requests:
@@ -449,14 +487,16 @@ def write_wrk_script(
     script = folder / f"{name}.lua"
     script.write_text(
         LUA.format(
-            data_file=lua_string(str(data)), threads=threads,
-            cycle="true" if cycle else "false", static_headers=static,
-        )  # fmt: skip
+            data_file=lua_string(str(data)),
+            threads=threads,
+            cycle="true" if cycle else "false",
+            static_headers=static,
+        )
     )
     return script
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class WrkResult:
     requests: int
     rps: float
@@ -464,6 +504,9 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     socket_errors: str
+    #: The server's CPU time per answer (both workers), which other jobs on the machine do
+    #: not inflate the way they cut the throughput.
+    cpu_ms: float = float("nan")
 
 
 UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -506,15 +549,33 @@ class Wrk:
         # Enough requests for the run at the rate expected (check-ins are not reused).
         n = int(expected_rps * seconds * 1.5) + 1000 if route.counts_rows else 5000
         script = write_wrk_script(
-            self.folder, f"wrk-{self.runs}", route.make(n), route.headers, self.threads,
+            self.folder,
+            f"wrk-{self.runs}",
+            route.make(n),
+            route.headers,
+            self.threads,
             cycle=not route.counts_rows,
-        )  # fmt: skip
-        command = ["wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds:g}s",
-                   "--latency", "--timeout", "5s", "-s", str(script), self.server.base]  # fmt: skip
+        )
+        command = [
+            "wrk",
+            f"-t{self.threads}",
+            f"-c{self.connections}",
+            f"-d{seconds:g}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            self.server.base,
+        ]
+        cpu = self.server.cpu_seconds()
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+        cpu = self.server.cpu_seconds() - cpu
         if done.returncode != 0:
             raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-        return parse_wrk(done.stdout)
+        result = parse_wrk(done.stdout)
+        result.cpu_ms = 1000 * cpu / max(1, result.requests)
+        return result
 
 
 # -- sections -----------------------------------------------------------------------------
@@ -530,9 +591,13 @@ class Check:
 
 
 def capacity_section(
-    wrk: Wrk, routes: dict[str, Route], device: Route | None, data: RunData, args: argparse.Namespace,
+    wrk: Wrk,
+    routes: dict[str, Route],
+    device: Route | None,
+    data: RunData,
+    args: argparse.Namespace,
     checks: list[Check],
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """Ratios against hello; returns each route's median req/s (for the latency rates)."""
     order = ["check-in", "card page", "card unlocked", "status"]
     if device is not None:
@@ -544,6 +609,7 @@ def capacity_section(
         flush=True,
     )
     ratios: dict[str, list[float]] = {k: [] for k in order}
+    cpu: dict[str, list[float]] = {k: [] for k in [*order, "hello"]}
     rps: dict[str, list[float]] = {k: [] for k in [*order, "hello"]}
     p99s: dict[str, list[float]] = {k: [] for k in [*order, "hello"]}
     spreads = []
@@ -561,46 +627,68 @@ def capacity_section(
             hello = (before.rps + after.rps) / 2
             spreads.append(abs(before.rps - after.rps) / hello)
             ratios[label].append(result.rps / hello)
+            cpu[label].append(result.cpu_ms)
+            cpu["hello"] += [before.cpu_ms, after.cpu_ms]
             rps[label].append(result.rps)
             rps["hello"].append(after.rps)
             p99s[label].append(result.p99_ms)
+            problems = f", {result.non_2xx} non-2xx" if result.non_2xx else ""
+            if result.socket_errors:
+                problems += f", socket errors: {result.socket_errors}"
             print(
-                f"  round {round_ + 1} {label:<14} {result.rps:8.1f} req/s  ratio {result.rps / hello:5.2f}"
-                f"  (hello {before.rps:.0f} / {after.rps:.0f}; wrk p50 {result.p50_ms:.1f} ms, "
-                f"p99 {result.p99_ms:.1f} ms{f', {result.non_2xx} non-2xx' if result.non_2xx else ''}"
-                f"{f', socket errors: {result.socket_errors}' if result.socket_errors else ''})",
+                f"  round {round_ + 1} {label:<14} {result.rps:8.1f} req/s  "
+                f"ratio {result.rps / hello:5.2f}  {result.cpu_ms:.2f} ms CPU/req "
+                f"(hello {before.rps:.0f} / {after.rps:.0f} req/s, "
+                f"{before.cpu_ms:.2f} / {after.cpu_ms:.2f} ms CPU/req; "
+                f"wrk p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms{problems})",
                 flush=True,
-            )  # fmt: skip
+            )
             if result.non_2xx:
-                checks.append(Check("capacity", f"{label}: answers 2xx", str(result.non_2xx),
-                                    "0 non-2xx", False))  # fmt: skip
+                checks.append(
+                    Check(
+                        "capacity", f"{label}: answers 2xx", str(result.non_2xx), "0 non-2xx", False
+                    )
+                )
             if route.counts_rows:
                 inserted = settled_rows(data.org, data.scan_meetings) - rows_before
                 real = result.non_2xx == 0 and result.requests <= inserted <= (
                     result.requests + wrk.connections
                 )
-                checks.append(Check(
-                    "capacity", f"{label} round {round_ + 1}: answers are new rows",
-                    f"{result.requests} answered, {inserted} rows", "one row each", real,
-                ))  # fmt: skip
+                checks.append(
+                    Check(
+                        "capacity",
+                        f"{label} round {round_ + 1}: answers are new rows",
+                        f"{result.requests} answered, {inserted} rows",
+                        "one row each",
+                        real,
+                    )
+                )
             before = after
-    print(f"  {'route':<14} {'req/s':>8} {'ratio':>6}  target")
+    print(f"  {'route':<14} {'req/s':>8} {'ratio':>6}  {'CPU ms/req':>10} {'CPU ratio':>9}  target")
     hello_rps = statistics.median(rps["hello"])
-    print(f"  {'hello':<14} {hello_rps:8.1f} {1:6.2f}")
+    hello_cpu = statistics.median(cpu["hello"])
+    print(f"  {'hello':<14} {hello_rps:8.1f} {1:6.2f}  {hello_cpu:10.2f} {1:9.2f}")
     for label in order:
         ratio = statistics.median(ratios[label])
         target = TARGETS_CAPACITY.get(label)
         if label == "by device":
             target = statistics.median(ratios["check-in"])
         ok = None if target is None else ratio >= target
+        route_cpu = statistics.median(cpu[label])
         print(
-            f"  {label:<14} {statistics.median(rps[label]):8.1f} {ratio:6.2f}  "
+            f"  {label:<14} {statistics.median(rps[label]):8.1f} {ratio:6.2f}  {route_cpu:10.2f} "
+            f"{hello_cpu / route_cpu:9.2f}  "
             f"{'' if target is None else f'>= {target:.2f}'} {'' if ok is None else verdict(ok)}"
         )
-        checks.append(Check(
-            "capacity", f"{label} / hello", f"{ratio:.2f}",
-            "(info)" if target is None else f">= {target:.2f}", ok,
-        ))  # fmt: skip
+        checks.append(
+            Check(
+                "capacity",
+                f"{label} / hello",
+                f"{ratio:.2f}",
+                "(info)" if target is None else f">= {target:.2f}",
+                ok,
+            )
+        )
     if device is None:
         print("  by device: not available yet (TODO: scanner devices are being built)")
         checks.append(Check("capacity", "by device", "not available yet", ">= check-in", None))
@@ -637,9 +725,12 @@ def open_loop(server: Server, route: Route, rate: float, duration: float) -> Ope
 
 
 def latency_section(
-    server: Server, routes: dict[str, Route], capacity: dict[str, float],
-    args: argparse.Namespace, checks: list[Check],
-) -> None:  # fmt: skip
+    server: Server,
+    routes: dict[str, Route],
+    capacity: dict[str, float],
+    args: argparse.Namespace,
+    checks: list[Check],
+) -> None:
     print(
         f"\n== latency: open loop, {args.latency_duration:g} s per rate, each request timed "
         "from its scheduled send ==",
@@ -651,26 +742,38 @@ def latency_section(
         low = open_loop(server, route, 100, args.latency_duration)
         half_rate = capacity.get(label, 0) / 2
         print(f"  {label:<10} at 100 req/s: {low.summary()}", flush=True)
-        checks.append(Check("latency", f"{label}: p99 at 100 req/s", f"{low.p99:.1f} ms",
-                            f"<= {TARGET_P99_AT_100_MS:g} ms",
-                            low.p99 <= TARGET_P99_AT_100_MS and not low.errors))  # fmt: skip
+        checks.append(
+            Check(
+                "latency",
+                f"{label}: p99 at 100 req/s",
+                f"{low.p99:.1f} ms",
+                f"<= {TARGET_P99_AT_100_MS:g} ms",
+                low.p99 <= TARGET_P99_AT_100_MS and not low.errors,
+            )
+        )
         if half_rate < 1:
             continue
         half = open_loop(server, route, half_rate, args.latency_duration)
         print(f"  {label:<10} at half capacity: {half.summary()}", flush=True)
         ratio = half.p99 / half.p50
-        checks.append(Check(
-            "latency", f"{label}: p99/p50 at {half_rate:.0f} req/s (half capacity)",
-            f"{ratio:.1f} (p50 {half.p50:.1f}, p99 {half.p99:.1f} ms)",
-            f"<= {TARGET_P99_OVER_P50_AT_HALF:g}",
-            ratio <= TARGET_P99_OVER_P50_AT_HALF and not half.errors,
-        ))  # fmt: skip
+        checks.append(
+            Check(
+                "latency",
+                f"{label}: p99/p50 at {half_rate:.0f} req/s (half capacity)",
+                f"{ratio:.1f} (p50 {half.p50:.1f}, p99 {half.p99:.1f} ms)",
+                f"<= {TARGET_P99_OVER_P50_AT_HALF:g}",
+                ratio <= TARGET_P99_OVER_P50_AT_HALF and not half.errors,
+            )
+        )
 
 
 def growth_section(
-    small: tuple[Server, dict[str, Route]], large: tuple[Server, dict[str, Route]],
-    sizes: tuple[int, int], args: argparse.Namespace, checks: list[Check],
-) -> None:  # fmt: skip
+    small: tuple[Server, dict[str, Route]],
+    large: tuple[Server, dict[str, Route]],
+    sizes: tuple[int, int],
+    args: argparse.Namespace,
+    checks: list[Check],
+) -> None:
     print(
         f"\n== growth: {sizes[0]:,} against {sizes[1]:,} members, open loop at "
         f"{args.growth_rate:g} req/s, {args.growth_rounds} round(s) of {args.growth_duration:g} s "
@@ -697,19 +800,35 @@ def growth_section(
             f"{p99[0]:.1f} -> {p99[1]:.1f} ms)",
             flush=True,
         )
-        checks.append(Check("growth", f"{label}: p50 at {sizes[1]:,} / at {sizes[0]:,}",
-                            f"{ratio:.2f}x ({p50[0]:.1f} -> {p50[1]:.1f} ms)",
-                            f"<= {TARGET_GROWTH:g}x", ratio <= TARGET_GROWTH))  # fmt: skip
+        checks.append(
+            Check(
+                "growth",
+                f"{label}: p50 at {sizes[1]:,} / at {sizes[0]:,}",
+                f"{ratio:.2f}x ({p50[0]:.1f} -> {p50[1]:.1f} ms)",
+                f"<= {TARGET_GROWTH:g}x",
+                ratio <= TARGET_GROWTH,
+            )
+        )
 
 
 def memory_section(args: argparse.Namespace, checks: list[Check]) -> None:
-    print(f"\n== memory: a {args.badges:,}-badge sheet through the app (bench/badges.py) ==",
-          flush=True)  # fmt: skip
+    print(
+        f"\n== memory: a {args.badges:,}-badge sheet through the app (bench/badges.py) ==",
+        flush=True,
+    )
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("badges.py")), "--memory",
-         "--n", str(args.badges)],
-        capture_output=True, text=True, timeout=1800, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(Path(__file__).with_name("badges.py")),
+            "--memory",
+            "--n",
+            str(args.badges),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=ROOT,
+    )
     print("  " + done.stdout.strip().replace("\n", "\n  "))
     match = re.search(r"peak RSS ([\d.]+) MB", done.stdout)
     if done.returncode not in (0, 1) or match is None:
@@ -717,8 +836,15 @@ def memory_section(args: argparse.Namespace, checks: list[Check]) -> None:
         checks.append(Check("memory", "badge sheet peak RSS", "failed", "", False))
         return
     peak = float(match[1])
-    checks.append(Check("memory", f"{args.badges:,}-badge sheet: peak RSS", f"{peak:.0f} MB",
-                        f"<= {TARGET_MEMORY_MB:g} MB", peak <= TARGET_MEMORY_MB))  # fmt: skip
+    checks.append(
+        Check(
+            "memory",
+            f"{args.badges:,}-badge sheet: peak RSS",
+            f"{peak:.0f} MB",
+            f"<= {TARGET_MEMORY_MB:g} MB",
+            peak <= TARGET_MEMORY_MB,
+        )
+    )
 
 
 # -- report -------------------------------------------------------------------------------
@@ -755,9 +881,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, one round")
     parser.add_argument(
-        "--sections", default="capacity,latency,growth,memory",
+        "--sections",
+        default="capacity,latency,growth,memory",
         help="comma-separated subset of capacity,latency,growth,memory",
-    )  # fmt: skip
+    )
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=None, help="capacity rounds")
     parser.add_argument("--connections", type=int, default=32)
@@ -840,12 +967,17 @@ def main() -> int:
                 large_data = prepare(large_org, 20)
                 large = start_server(large_org, folder, "large", args.workers)
                 servers.append(large)
-                large_routes = routes_for(large_data, log_in(large.base, large_data.status_meeting), [10**9])
+                large_routes = routes_for(
+                    large_data, log_in(large.base, large_data.status_meeting), [10**9]
+                )
                 sample_checks(large, large_routes)
                 growth_section(
-                    (server, routes), (large, large_routes), (args.members, args.large),
-                    args, checks,
-                )  # fmt: skip
+                    (server, routes),
+                    (large, large_routes),
+                    (args.members, args.large),
+                    args,
+                    checks,
+                )
                 large.stop()
         if "memory" in args.sections:
             memory_section(args, checks)
@@ -866,7 +998,8 @@ def main() -> int:
         failed |= c.ok is False
         result = "" if c.ok is None else verdict(c.ok)
         print(f"  {c.section:<9} {c.name:<{width}}  {c.value:<32} {c.target:<12} {result}")
-    print(f"total {time.monotonic() - started:.0f} s; {'all targets met' if not failed else 'some targets missed'}")
+    outcome = "some targets missed" if failed else "all targets met"
+    print(f"total {time.monotonic() - started:.0f} s; {outcome}")
     return 1 if failed else 0
 
 
@@ -880,9 +1013,11 @@ def sample_checks(server: Server, routes: dict[str, Route]) -> None:
         if r.cookie:
             headers["Cookie"] = r.cookie
         request = urllib.request.Request(
-            server.base + r.path, data=r.body.encode() if r.method == "POST" else None,
-            headers=headers, method=r.method,
-        )  # fmt: skip
+            server.base + r.path,
+            data=r.body.encode() if r.method == "POST" else None,
+            headers=headers,
+            method=r.method,
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
                 body = answer.read().decode()
@@ -895,8 +1030,10 @@ def sample_checks(server: Server, routes: dict[str, Route]) -> None:
             full = '/unlock"' not in body
             if full != (label == "card unlocked"):
                 raise SystemExit(f"sample {label}: not the expected view")
-            print(f"  sample {label}: {len(body):,} characters, cookies set: "
-                  f"{[c.split('=')[0] for c in cookies] or 'none'}{' (full view)' if full else ''}")  # fmt: skip
+            print(
+                f"  sample {label}: {len(body):,} characters, cookies set: "
+                f"{[c.split('=')[0] for c in cookies] or 'none'}{' (full view)' if full else ''}"
+            )
 
 
 if __name__ == "__main__":

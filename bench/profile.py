@@ -30,17 +30,32 @@ import dataset  # noqa: E402
 
 #: (bucket, tests on "path:function") from the innermost frame outwards; the first match wins.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("idle: waiting for a connection", ("gunicorn/workers/sync.py:wait",)),
-    ("writers' lock wait", ("qrservice/db.py:begin_write",)),
-    ("SQLite (executing, fetching, commit)", (
-        "sqlalchemy/engine/default.py:do_execute", "sqlalchemy/engine/default.py:do_commit",
-        "sqlalchemy/engine/default.py:do_executemany", "sqlalchemy/engine/default.py:do_rollback",
-        "sqlalchemy/engine/cursor.py:CursorFetchStrategy.", "sqlalchemy/pool/",
-        "sqlalchemy/dialects/sqlite/",
-    )),  # fmt: skip
+    ("idle: waiting for a connection", ("gunicorn/workers/sync.py:SyncWorker.wait",)),
+    ("writers' lock wait", ("qrservice/db.py:begin_write", "qrservice/db.py:_flock")),
+    (
+        "SQLite (executing, fetching, commit)",
+        (
+            "sqlalchemy/engine/default.py:do_execute",
+            "sqlalchemy/engine/default.py:do_commit",
+            "sqlalchemy/engine/default.py:do_executemany",
+            "sqlalchemy/engine/default.py:do_rollback",
+            "sqlalchemy/engine/cursor.py:CursorFetchStrategy.",
+            "sqlalchemy/pool/",
+            "sqlalchemy/dialects/sqlite/",
+        ),
+    ),
     ("SQLAlchemy", ("sqlalchemy/",)),
-    ("session, CSRF, login", ("flask_login/", "flask_wtf/", "itsdangerous/", "flask/sessions.py",
-                              "flask/json/tag.py", "qrservice/accounts.py:_load_user")),  # fmt: skip
+    (
+        "session, CSRF, login",
+        (
+            "flask_login/",
+            "flask_wtf/",
+            "itsdangerous/",
+            "flask/sessions.py",
+            "flask/json/tag.py",
+            "qrservice/accounts.py:_load_user",
+        ),
+    ),
     ("rate limiter", ("flask_limiter/", "limits/")),
     ("i18n (Babel)", ("flask_babel/", "babel/")),
     ("templates (Jinja)", ("jinja2/", "markupsafe/", ".html:")),
@@ -52,7 +67,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def frame_key(frame: str) -> str:
-    """"SyncWorker.wait (gunicorn/workers/sync.py:41)" -> "gunicorn/workers/sync.py:SyncWorker.wait"."""
+    """A py-spy frame as "path:function", e.g. "gunicorn/workers/sync.py:SyncWorker.wait"."""
     name, _, place = frame.partition(" (")
     path = place.rstrip(")").rsplit(":", 1)[0]
     for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
@@ -122,20 +137,48 @@ def main() -> int:
             raw = folder / f"{label.replace(' ', '-')}.txt"
             n = int(1500 * (args.seconds + 2)) + 1000 if route.counts_rows else 5000
             script = checkin.write_wrk_script(
-                folder, f"profile-{label.replace(' ', '-')}", route.make(n), route.headers, 2,
+                folder,
+                f"profile-{label.replace(' ', '-')}",
+                route.make(n),
+                route.headers,
+                2,
                 cycle=not route.counts_rows,
-            )  # fmt: skip
+            )
             load = subprocess.Popen(
-                ["wrk", "-t2", "-c32", f"-d{args.seconds + 2:g}s", "--latency", "-s", str(script), server.base],
-                stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
+                [
+                    "wrk",
+                    "-t2",
+                    "-c32",
+                    f"-d{args.seconds + 2:g}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    server.base,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(1)
             subprocess.run(
-                ["py-spy", "record", "--pid", str(server.proc.pid), "--subprocesses", "--idle",
-                 "--rate", str(args.rate), "--duration", str(int(args.seconds)), "--format",
-                 "raw", "--output", str(raw)],
-                check=True, capture_output=True,
-            )  # fmt: skip
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(server.proc.pid),
+                    "--subprocesses",
+                    "--idle",
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    str(int(args.seconds)),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                ],
+                check=True,
+                capture_output=True,
+            )
             out, _ = load.communicate(timeout=60)
             rps = checkin.parse_wrk(out).rps if out else 0.0
             print(f"\n{label}: {rps:.0f} req/s under py-spy (sampling slows the workers)")

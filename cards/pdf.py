@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
+from itertools import chain, islice
 
 from reportlab import rl_config
 from reportlab.lib.units import mm
@@ -235,15 +237,27 @@ def card_codes(urls: Sequence[str], processes: int | None = None) -> list[QRMatr
     return list(iter_encoded(urls, [card_error_level(url) for url in urls], processes))
 
 
-def _codes_for(faces: Sequence[CardFace], processes: int | None) -> Iterator[QRMatrix]:
+#: Faces taken from the caller's iterable at a time: their missing codes are encoded together
+#: (one pool of worker processes per chunk), and no more faces than this are held at once, so a
+#: sheet of any size is drawn in bounded memory (a face's matrix, with the rectangles and path
+#: operators kept on it once drawn, weighs about 30 KB).
+FACE_CHUNK = 1000
+
+
+def _with_codes(
+    faces: Iterable[CardFace], processes: int | None
+) -> Iterator[tuple[CardFace, QRMatrix]]:
     # Codes not kept yet are encoded in worker processes while the pages are being drawn.
-    missing = [face.url for face in faces if face.qr is None]
-    encoded = iter_encoded(missing, [card_error_level(url) for url in missing], processes)
-    try:
-        for face in faces:
-            yield face.qr if face.qr is not None else next(encoded)
-    finally:
-        encoded.close()
+    remaining = iter(faces)
+    while pending := deque(islice(remaining, FACE_CHUNK)):
+        missing = [face.url for face in pending if face.qr is None]
+        encoded = iter_encoded(missing, [card_error_level(url) for url in missing], processes)
+        try:
+            while pending:
+                face = pending.popleft()  # dropped once drawn
+                yield face, face.qr if face.qr is not None else next(encoded)
+        finally:
+            encoded.close()
 
 
 def _draw_line(
@@ -310,8 +324,9 @@ def draw_card_text(
 ) -> None:
     """Everything on a card but its code, in card coordinates (origin at the card's corner)."""
     _draw_line(canvas, face.org_name, CARD_TEXT["org"], cache=cache)
-    _draw_line(canvas, face.member_name, CARD_TEXT["name"], cache=cache)
-    _draw_line(canvas, f"党员编号 No. {face.member_number}", CARD_TEXT["number"], cache=cache)
+    # A member's name and number are the member's own: cached, they would only fill the cache.
+    _draw_line(canvas, face.member_name, CARD_TEXT["name"])
+    _draw_line(canvas, f"党员编号 No. {face.member_number}", CARD_TEXT["number"])
     _draw_line(canvas, face.branch_name, CARD_TEXT["branch"], cache=cache)
     _draw_line(canvas, INSTRUCTION, CARD_TEXT["instruction"], cache=cache)
     _draw_line(canvas, issued_line(face), CARD_TEXT["issued"], cache=cache)
@@ -394,17 +409,25 @@ def render_letters_pdf(letters: Iterable[Letter], lang: str = "both") -> bytes:
     """
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
-    letters = list(letters)
-    if not letters:
+    remaining = iter(letters)
+    first = next(remaining, None)
+    if first is None:
         raise ValueError("no letters to print")
-    for letter in letters:
-        if not letter.pin.strip():
-            raise ValueError(f"letter for {letter.face.member_number} has no PIN")
     out = io.BytesIO()
-    canvas = _canvas(out, A4_MM, "Member cards / 党员电子活动证", letters[0].face.org_name)
-    codes = _codes_for([letter.face for letter in letters], processes=None)
-    for letter, code in zip(letters, codes, strict=True):
-        _draw_letter(canvas, letter, code, lang)
+    canvas = _canvas(out, A4_MM, "Member cards / 党员电子活动证", first.face.org_name)
+    # Taken one at a time (the letters may be made as they are drawn), each with its face.
+    pairs = ((letter, letter.face) for letter in chain((first,), remaining))
+    held: deque[Letter] = deque()
+
+    def faces() -> Iterator[CardFace]:
+        for letter, face in pairs:
+            if not letter.pin.strip():
+                raise ValueError(f"letter for {face.member_number} has no PIN")
+            held.append(letter)
+            yield face
+
+    for _face, code in _with_codes(faces(), processes=None):
+        _draw_letter(canvas, held.popleft(), code, lang)
         canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -426,33 +449,39 @@ def render_badge_sheet(
     layout: str | Layout = "a4-10",
     progress: Callable[[int, int], None] | None = None,
     processes: int | None = None,
+    total: int | None = None,
 ) -> bytes:
     """Badges on sheets of ``layout`` (a name from ``cards.layouts.LAYOUTS`` or a ``Layout``).
 
-    ``progress(done, total)`` is called after each page. Faces without a kept ``qr`` are encoded
-    on ``processes`` worker processes (default: every core) while pages are drawn.
+    ``faces`` may be a generator: they are taken a chunk at a time and not kept once drawn,
+    so memory does not grow with their number. ``progress(done, total)`` is called after each
+    page; ``total`` is ``len(faces)`` unless given. Faces without a kept ``qr`` are encoded on
+    ``processes`` worker processes (default: every core) while pages are drawn.
     """
     layout = get_layout(layout)
-    faces = list(faces)
-    if not faces:
-        raise ValueError("no badges to print")
-    total = len(faces)
-    out = io.BytesIO()
-    canvas = _canvas(out, layout.page_size, f"Badges / 胸卡 ({layout.name})", faces[0].org_name)
     badges = [(rect.x * mm, rect.y * mm) for rect in layout.badges()]
+    if total is None and isinstance(faces, Sized):
+        total = len(faces)
+    stream = _with_codes(faces, processes)
+    first = next(stream, None)
+    if first is None:
+        raise ValueError("no badges to print")
+    out = io.BytesIO()
+    title = f"Badges / 胸卡 ({layout.name})"
+    canvas = _canvas(out, layout.page_size, title, first[0].org_name)
     scale = layout.badge_scale
     marks = _crop_mark_ops(layout)
-    per_page = layout.per_page
-    codes = _codes_for(faces, processes)
     cache: dict[tuple[str, TextBox, str], str] = {}
-    for start in range(0, total, per_page):
-        page = faces[start : start + per_page]
-        for face, code, (x, y) in zip(page, codes, badges, strict=False):
+    remaining = chain((first,), stream)
+    done = 0
+    while page := list(islice(remaining, layout.per_page)):
+        for (face, code), (x, y) in zip(page, badges, strict=False):
             draw_card(canvas, face, x, y, scale, code, cache)
         if marks:
             canvas.addLiteral(marks)
         canvas.showPage()
+        done += len(page)
         if progress is not None:
-            progress(start + len(page), total)
+            progress(done, total if total is not None else done)
     canvas.save()
     return out.getvalue()

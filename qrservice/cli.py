@@ -281,17 +281,21 @@ def cards_revoke(number: str, note: str) -> None:
     click.echo(f"{number}: card revoked.")
 
 
-def _sheet_cards(s, app: Flask, unit_code: str | None, only: str, sort: str):  # type: ignore[no-untyped-def]
-    from .issuance import SheetChoice, card_face, cards_for_sheet, keep_codes
+def _sheet_card_ids(unit_code: str | None, only: str, sort: str) -> list[int]:
+    """The cards to print, chosen in a read; their missing codes then kept in short writes
+    (in an app context). No transaction stays open while pages are drawn."""
+    from flask import current_app
 
-    cards = cards_for_sheet(s, _scope(s, unit_code), SheetChoice(only=only, sort=sort))
-    if not cards:
+    from .issuance import SheetChoice, keep_codes_batched, sheet_card_ids
+
+    with db.new_session() as s:
+        card_ids = sheet_card_ids(s, _scope(s, unit_code), SheetChoice(only=only, sort=sort))
+    if not card_ids:
         raise click.ClickException(
             "no active cards match: issue cards first (qrservice cards issue)"
         )
-    base = app.config["PUBLIC_BASE_URL"]
-    keep_codes(cards, base)
-    return cards, [card_face(c, app.config["ORG_NAME"], base) for c in cards]
+    keep_codes_batched(card_ids, current_app.config["PUBLIC_BASE_URL"])
+    return card_ids
 
 
 @main.command()
@@ -313,7 +317,7 @@ def badges(
     from cards.layouts import LAYOUTS, LayoutError
     from cards.pdf import render_badge_sheet
 
-    from .issuance import mark_printed
+    from .issuance import iter_sheet_cards, mark_printed_ids
 
     if list_layouts:
         for name, spec in LAYOUTS.items():
@@ -325,18 +329,24 @@ def badges(
         raise click.UsageError("give the output file with -o FILE.pdf")
     app = _app()
     _require_current_schema(app)
-    with app.app_context(), db.transaction(app) as s:
-        cards, faces = _sheet_cards(s, app, unit_code, only, sort)
-        with click.progressbar(length=len(faces), label="Badges") as bar:
-            try:
-                data = render_badge_sheet(
-                    faces, LAYOUTS[layout], progress=lambda done, total: bar.update(done - bar.pos)
-                )
-            except LayoutError as exc:
-                raise click.ClickException(str(exc)) from None
-        mark_printed(cards)
+    with app.app_context():
+        try:
+            LAYOUTS[layout].badges()
+        except LayoutError as exc:
+            raise click.ClickException(str(exc)) from None
+        card_ids = _sheet_card_ids(unit_code, only, sort)
+        base, org = app.config["PUBLIC_BASE_URL"], app.config["ORG_NAME"]
+        printed: list[int] = []
+        faces = (card.face for card in iter_sheet_cards(card_ids, org, base, printed))
+        with click.progressbar(length=len(card_ids), label="Badges") as bar:
+            data = render_badge_sheet(
+                faces, LAYOUTS[layout], progress=lambda done, total: bar.update(done - bar.pos),
+                total=len(card_ids),
+            )  # fmt: skip
+        with db.write_transaction() as w:
+            mark_printed_ids(w, printed)
     output.write_bytes(data)
-    click.echo(f"Wrote {output}: {len(faces)} badges, {len(data)} bytes.")
+    click.echo(f"Wrote {output}: {len(printed)} badges, {len(data)} bytes.")
 
 
 @main.command()
@@ -346,32 +356,31 @@ def badges(
 @click.option("--yes", is_flag=True, help="Do not ask before resetting the PINs.")
 def letters(unit_code: str | None, sort: str, output: Path, yes: bool) -> None:
     """Print card letters (A4, one per member) with new PINs; earlier letters' PINs stop working."""
-    from cards.pdf import Letter, render_letters_pdf
+    from cards.pdf import render_letters_pdf
 
-    from .issuance import SheetChoice, cards_for_sheet, set_new_pin
+    from .issuance import SheetChoice, iter_sheet_cards, keep_pins, sheet_card_ids, sheet_letters
 
     app = _app()
     _require_current_schema(app)
     if not yes:  # asked before the transaction, so that no lock is held while waiting
         with db.transaction(app) as s:
-            count = len(cards_for_sheet(s, _scope(s, unit_code), SheetChoice(sort=sort)))
+            count = len(sheet_card_ids(s, _scope(s, unit_code), SheetChoice(sort=sort)))
         if count:
             click.confirm(
                 f"{count} members get a new PIN: the PINs on their earlier letters stop "
                 "working at once. Continue?",
                 abort=True,
             )
-    with app.app_context(), db.transaction(app) as s:
-        cards, faces = _sheet_cards(s, app, unit_code, "all", sort)
-        secret = app.config["SECRET_KEY"]
-        data = render_letters_pdf(
-            [
-                Letter(face, set_new_pin(card, secret))
-                for card, face in zip(cards, faces, strict=True)
-            ]
-        )
+    with app.app_context():
+        card_ids = _sheet_card_ids(unit_code, "all", sort)
+        base, org = app.config["PUBLIC_BASE_URL"], app.config["ORG_NAME"]
+        pins: list[dict[str, object]] = []
+        cards = iter_sheet_cards(card_ids, org, base)
+        data = render_letters_pdf(sheet_letters(cards, app.config["SECRET_KEY"], pins))
+        with db.write_transaction() as w:  # the PINs printed, kept once the letters are made
+            keep_pins(w, pins)
     output.write_bytes(data)
-    click.echo(f"Wrote {output}: {len(cards)} letters.")
+    click.echo(f"Wrote {output}: {len(pins)} letters.")
 
 
 @main.group()

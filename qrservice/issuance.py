@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from .models import CARD_REASONS, Card, Member, Unit
 from .timeutil import utcnow
 
 if TYPE_CHECKING:
-    from cards.pdf import CardFace
+    from cards.pdf import CardFace, Letter
 
 PIN_DIGITS = 6
 
@@ -241,9 +241,13 @@ def _pin_digest(secret_key: str, card: Card, pin: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def new_pin() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+
+
 def set_new_pin(card: Card, secret_key: str) -> str:
     """A fresh PIN for the card letter; only its keyed hash is stored."""
-    pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+    pin = new_pin()
     card.pin_hash = _pin_digest(secret_key, card, pin)
     card.pin_set_at = utcnow()
     return pin
@@ -482,6 +486,185 @@ def mark_printed(cards: Iterable[Card]) -> None:
     for card in cards:
         if card.printed_at is None:
             card.printed_at = now
+
+
+# -- Sheets and letters of many cards, with no transaction open while codes are encoded or
+# pages drawn (both take seconds to minutes for a large unit, and a check-in must not wait):
+# the cards are chosen by id in a read, their missing codes encoded and kept in short write
+# transactions of a batch each, the pages drawn from rows read a chunk at a time (memory stays
+# bounded whatever the number of cards), and what printing changes written in one short write.
+
+#: Cards per short write of kept codes, and per read of the rows a sheet is drawn from.
+SHEET_BATCH = 500
+
+_sheet_parent = aliased(Unit, name="sheet_parent")
+
+
+def sheet_card_ids(s: Session, scope: Unit, choice: SheetChoice) -> list[int]:
+    """The ids of the active cards for a sheet of ``scope``, in print order (as
+    ``cards_for_sheet``, reading ids and sort keys only)."""
+    query = (
+        select(Card.id, Member.name, Member.number, Unit.kind, Unit.code, _sheet_parent.code)
+        .join(Member, Member.id == Card.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .outerjoin(_sheet_parent, _sheet_parent.id == Unit.parent_id)
+        .where(Card.status == "active", Unit.path.startswith(scope.path))
+    )
+    if choice.only == "new":
+        query = query.where(Card.printed_at.is_(None))
+    elif choice.only == "reissued":
+        query = query.where(Card.printed_at.is_(None), Card.version > 1)
+    rows = s.execute(query).all()
+    if choice.sort == "name":
+        rows.sort(key=lambda r: (r[1], r[2]))
+    else:  # the branch's code (a group's parent), then the member number
+        rows.sort(key=lambda r: (r[5] if r[3] == "group" and r[5] else r[4], r[2]))
+    return [r[0] for r in rows]
+
+
+def _batches(ids: Sequence[int], size: int = SHEET_BATCH) -> Iterator[Sequence[int]]:
+    for first in range(0, len(ids), size):
+        yield ids[first : first + size]
+
+
+_CODES_OF = select(Card.id, Card.token, Card.qr_url, Card.qr.is_(None).label("no_qr")).where(
+    Card.id.in_(bindparam("ids", expanding=True))
+)
+_KEEP_CODE = (
+    update(Card.__table__)
+    .where(Card.__table__.c.id == bindparam("b_id"), Card.__table__.c.token == bindparam("b_token"))
+    .values(qr=bindparam("b_qr"), qr_url=bindparam("b_url"))
+)
+
+
+def keep_codes_batched(card_ids: Sequence[int], base_url: str, processes: int | None = None) -> int:
+    """Encode and keep the missing or stale codes of these cards; returns how many.
+
+    A batch at a time: its rows read in a session of their own, its codes encoded with no
+    transaction open (on every core: seconds for a large batch), then kept in a short write
+    transaction of their own (``db.write_transaction``: it waits a bounded time for its turn).
+    """
+    from cards.pdf import card_codes  # the error level suits the code's printed size
+
+    from . import db
+
+    made = 0
+    for ids in _batches(card_ids):
+        with db.new_session() as s:
+            rows = s.execute(_CODES_OF, {"ids": list(ids)}).all()
+        stale = [
+            (row.id, row.token, card_url(base_url, row.token))
+            for row in rows
+            if row.no_qr or row.qr_url != card_url(base_url, row.token)
+        ]
+        if not stale:
+            continue
+        matrices = card_codes([url for _, _, url in stale], processes)
+        values = [
+            {"b_id": card_id, "b_token": token, "b_url": url, "b_qr": matrix.to_bytes()}
+            for (card_id, token, url), matrix in zip(stale, matrices, strict=True)
+        ]
+        with db.write_transaction() as w:
+            w.execute(_KEEP_CODE, values)
+        made += len(stale)
+    return made
+
+
+@dataclass(frozen=True)
+class SheetCard:
+    """A card to print: what ``_pin_digest`` needs, and its face."""
+
+    id: int
+    version: int
+    face: CardFace
+
+
+_SHEET_ROWS = (
+    select(
+        Card.id, Card.version, Card.token, Card.issued_at, Card.qr, Card.qr_url, Member.name,
+        Member.number, Unit.kind, Unit.name.label("unit_name"),
+        _sheet_parent.name.label("parent_name"),
+    )
+    .join(Member, Member.id == Card.member_id)
+    .join(Unit, Unit.id == Member.unit_id)
+    .outerjoin(_sheet_parent, _sheet_parent.id == Unit.parent_id)
+    .where(Card.id.in_(bindparam("ids", expanding=True)), Card.status == "active")
+)  # fmt: skip
+
+
+def iter_sheet_cards(
+    card_ids: Sequence[int], org_name: str, base_url: str, printed: list[int] | None = None
+) -> Iterator[SheetCard]:
+    """The cards' faces in the order of ``card_ids``, read a chunk at a time in short sessions
+    (nothing is open between chunks, nor while the caller draws). A card reissued or revoked
+    since it was chosen is left out; ``printed`` collects the ids of those given."""
+    from cards.pdf import CardFace
+
+    from . import db
+
+    for ids in _batches(card_ids):
+        with db.new_session() as s:
+            rows = {row.id: row for row in s.execute(_SHEET_ROWS, {"ids": list(ids)})}
+        for card_id in ids:
+            row = rows.pop(card_id, None)
+            if row is None:
+                continue
+            url = card_url(base_url, row.token)
+            qr = QRMatrix.from_bytes(row.qr) if row.qr is not None and row.qr_url == url else None
+            branch = row.parent_name if row.kind == "group" and row.parent_name else row.unit_name
+            face = CardFace(
+                org_name=org_name, member_name=row.name, member_number=row.number,
+                branch_name=branch, url=url, issued_on=row.issued_at.date(), version=row.version,
+                qr=qr,
+            )  # fmt: skip
+            if printed is not None:
+                printed.append(card_id)
+            yield SheetCard(card_id, row.version, face)
+
+
+_MARK_PRINTED = (
+    update(Card.__table__)
+    .where(Card.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .where(Card.__table__.c.printed_at.is_(None))
+    .values(printed_at=bindparam("now"))
+)
+
+
+def mark_printed_ids(s: Session, card_ids: Sequence[int]) -> None:
+    """Mark these cards printed (those not printed before), in statements of a batch each."""
+    now = utcnow()
+    for ids in _batches(card_ids):
+        s.execute(_MARK_PRINTED, {"ids": list(ids), "now": now})
+
+
+def sheet_letters(
+    cards: Iterable[SheetCard], secret_key: str, pins: list[dict[str, Any]]
+) -> Iterator[Letter]:
+    """Letters with a new PIN each, as the cards come; ``pins`` collects what ``set_new_pin``
+    would have set, for ``keep_pins`` to write once the letters are printed."""
+    from cards.pdf import Letter
+
+    now = utcnow()
+    for card in cards:
+        pin = new_pin()
+        pins.append({"b_id": card.id, "b_version": card.version,
+                     "b_hash": _pin_digest(secret_key, card, pin), "b_now": now})  # fmt: skip
+        yield Letter(card.face, pin)
+
+
+_KEEP_PIN = (
+    update(Card.__table__)
+    .where(
+        Card.__table__.c.id == bindparam("b_id"), Card.__table__.c.version == bindparam("b_version")
+    )
+    .values(pin_hash=bindparam("b_hash"), pin_set_at=bindparam("b_now"))
+)
+
+
+def keep_pins(s: Session, pins: list[dict[str, Any]]) -> None:
+    """Store the PINs ``sheet_letters`` printed (one statement per batch)."""
+    for first in range(0, len(pins), SHEET_BATCH):
+        s.execute(_KEEP_PIN, pins[first : first + SHEET_BATCH])
 
 
 def cards_signed_with(s: Session, kid: str) -> int:

@@ -36,16 +36,20 @@ from ..issuance import (
     SheetChoice,
     active_card,
     card_face,
-    cards_for_sheet,
     issue_card,
     issue_cards,
+    iter_sheet_cards,
     keep_codes,
+    keep_codes_batched,
+    keep_pins,
     kept_code,
-    mark_printed,
+    mark_printed_ids,
     members_in,
     reissue_card,
     revoke_card,
     set_new_pin,
+    sheet_card_ids,
+    sheet_letters,
 )
 from ..members import units_in_scope
 from ..models import Card, Member, Unit
@@ -239,60 +243,73 @@ def _form_error(units: list[Unit], errors: dict[str, str]) -> Any:
     return page, 422
 
 
+# Sheets and letters hold no transaction while codes are encoded and pages drawn (minutes for a
+# large unit, while check-ins go on): the cards are chosen in a read session of the view's own
+# (the request's session would begin as a writer, a POST), their missing codes kept in short
+# write transactions of a batch each, the pages drawn from rows read a chunk at a time, and
+# what printing changes written in one short write at the end.
+
+
 @bp.route("/cards/badges.pdf", methods=["POST"])
 @organiser_required
 def badges() -> Any:
-    s = db.session()
-    units = units_in_scope(s, current_user.unit)
-    parsed = _sheet_request(units)
-    if isinstance(parsed, dict):
-        return _form_error(units, parsed)
     from cards.pdf import render_badge_sheet
 
-    unit, choice, layout = parsed
-    cards = cards_for_sheet(s, unit, choice)
-    if not cards:
-        return _form_error(units, {"unit_id": _("No cards to print for this choice.")})
-    keep_codes(cards, _base_url())
-    faces = [card_face(c, current_app.config["ORG_NAME"], _base_url()) for c in cards]
-    try:
-        data = render_badge_sheet(faces, LAYOUTS[layout])
-    except LayoutError as exc:
-        return _form_error(units, {"layout": str(exc)})
-    mark_printed(cards)
-    return _pdf(data, f"badges-{unit.code}-{layout}-{date.today():%Y%m%d}.pdf")
+    with db.new_session() as s:
+        units = units_in_scope(s, current_user.unit)
+        parsed = _sheet_request(units)
+        if isinstance(parsed, dict):
+            return _form_error(units, parsed)
+        unit, choice, layout = parsed
+        try:
+            LAYOUTS[layout].badges()  # a layout that cannot fit its page, before any work
+        except LayoutError as exc:
+            return _form_error(units, {"layout": str(exc)})
+        card_ids = sheet_card_ids(s, unit, choice)
+        if not card_ids:
+            return _form_error(units, {"unit_id": _("No cards to print for this choice.")})
+        filename = f"badges-{unit.code}-{layout}-{date.today():%Y%m%d}.pdf"
+    keep_codes_batched(card_ids, _base_url())
+    printed: list[int] = []
+    cards = iter_sheet_cards(card_ids, current_app.config["ORG_NAME"], _base_url(), printed)
+    data = render_badge_sheet((card.face for card in cards), LAYOUTS[layout], total=len(card_ids))
+    with db.write_transaction() as w:
+        mark_printed_ids(w, printed)
+    return _pdf(data, filename)
 
 
 @bp.route("/cards/letters.pdf", methods=["POST"])
 @organiser_required
 def letters() -> Any:
-    from cards.pdf import Letter, render_letters_pdf
+    from cards.pdf import render_letters_pdf
 
-    s = db.session()
-    units = units_in_scope(s, current_user.unit)
-    unit = _unit_from_form(units)
-    if unit is None:
-        return _form_error(units, {"letters_unit": _("Choose a unit.")})
-    cards = cards_for_sheet(s, unit, SheetChoice(sort=request.form.get("sort", "unit")))
-    if not cards:
-        return _form_error(units, {"letters_unit": _("No member in this unit has a card yet.")})
-    if not confirmed():
-        return ask_to_confirm(
-            _("Print card letters for %(unit)s?", unit=unit_label(unit)),
-            [
-                _("%(n)d letters are printed, one for each member of %(unit)s with a card.",
-                  n=len(cards), unit=unit_label(unit)),
-                _("Each of these %(n)d members gets a new PIN: the PINs on every earlier letter "
-                  "stop working at once.", n=len(cards)),
-                _("Phones already unlocked stay unlocked."),
-            ],
-            _("Reset %(n)d PINs and download the letters", n=len(cards)),
-            url_for("cards.index"),
-        )  # fmt: skip
-    keep_codes(cards, _base_url())
-    secret = current_app.config["SECRET_KEY"]
-    org = current_app.config["ORG_NAME"]
-    data = render_letters_pdf(
-        [Letter(card_face(c, org, _base_url()), set_new_pin(c, secret)) for c in cards]
-    )
-    return _pdf(data, f"letters-{unit.code}-{date.today():%Y%m%d}.pdf")
+    with db.new_session() as s:  # a read (see badges)
+        units = units_in_scope(s, current_user.unit)
+        unit = _unit_from_form(units)
+        if unit is None:
+            return _form_error(units, {"letters_unit": _("Choose a unit.")})
+        card_ids = sheet_card_ids(s, unit, SheetChoice(sort=request.form.get("sort", "unit")))
+        if not card_ids:
+            return _form_error(units, {"letters_unit": _("No member in this unit has a card yet.")})
+        n = len(card_ids)
+        if not confirmed():
+            return ask_to_confirm(
+                _("Print card letters for %(unit)s?", unit=unit_label(unit)),
+                [
+                    _("%(n)d letters are printed, one for each member of %(unit)s with a card.",
+                      n=n, unit=unit_label(unit)),
+                    _("Each of these %(n)d members gets a new PIN: the PINs on every earlier "
+                      "letter stop working at once.", n=n),
+                    _("Phones already unlocked stay unlocked."),
+                ],
+                _("Reset %(n)d PINs and download the letters", n=n),
+                url_for("cards.index"),
+            )  # fmt: skip
+        filename = f"letters-{unit.code}-{date.today():%Y%m%d}.pdf"
+    keep_codes_batched(card_ids, _base_url())
+    cards = iter_sheet_cards(card_ids, current_app.config["ORG_NAME"], _base_url())
+    pins: list[dict[str, Any]] = []
+    data = render_letters_pdf(sheet_letters(cards, current_app.config["SECRET_KEY"], pins))
+    with db.write_transaction() as w:  # the PINs printed, kept once the letters are made
+        keep_pins(w, pins)
+    return _pdf(data, filename)
