@@ -1,9 +1,9 @@
 """A real server and a real browser for the scanner page's tests.
 
 The app runs on its own copy of the demo database (SQLite or PostgreSQL, as the suite) in a
-werkzeug server thread on 127.0.0.1, with CSRF protection on. The browser is Debian's Chromium driven by Playwright, its
-camera a y4m video (tests/browser/harness.py). These tests are never skipped: without
-/usr/bin/chromium they fail, saying what is missing.
+werkzeug server thread on 127.0.0.1, with CSRF protection on. The browser is Debian's
+Chromium driven by Playwright, its camera a y4m video (tests/browser/harness.py). These
+tests are never skipped: without /usr/bin/chromium they fail, saying what is missing.
 """
 
 from __future__ import annotations
