@@ -212,10 +212,13 @@ def pair_device(s: Session, code: str, now: datetime | None = None) -> tuple[Sca
     code = normalise_code(code)
     if len(code) != PAIRING_LENGTH or any(ch not in PAIRING_ALPHABET for ch in code):
         raise PairingRefused("pairing_invalid")
+    # Locked: of two phones using one code at once, the second finds it used (PostgreSQL; on
+    # SQLite the pairing request holds the write lock from its start).
     device = s.scalar(
         select(ScannerDevice)
         .options(joinedload(ScannerDevice.unit))
         .where(ScannerDevice.pairing_code_hash == _sha256(code))
+        .with_for_update(of=ScannerDevice)
     )
     if device is None or device.revoked_at is not None:
         raise PairingRefused("pairing_invalid")

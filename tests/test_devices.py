@@ -654,3 +654,26 @@ def test_openapi_describes_the_device_calls(client):
     text = json.dumps(doc)
     for reason in ("device_revoked", "device_expired", "device_unknown", "pairing_expired"):
         assert reason in text
+
+
+def test_one_pairing_code_used_by_phones_at_once_pairs_one(app, data_dir):
+    import threading
+
+    _device_id, code = make_device(app)
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, str | None]] = []
+
+    def phone() -> None:
+        client = make_app(data_dir).test_client()
+        barrier.wait(timeout=60)
+        answer = client.post("/api/v1/devices/pair", json={"code": code})
+        answers.append((answer.status_code, answer.get_json().get("token")))
+
+    threads = [threading.Thread(target=phone) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200, 400, 400, 400]
+    (token,) = [token for status, token in answers if status == 200]
+    assert app.test_client().get("/api/v1/device", headers=bearer(token)).status_code == 200
