@@ -130,10 +130,11 @@ def test_an_id_number_held_by_another_member_of_my_units_is_refused(app, client)
 def test_a_member_number_used_outside_my_units_is_refused_without_saying_where(app, client):
     _member_id, number = b02_member(app)
     branch_organiser(app, client)
+    client.set_cookie("lang", "en")
     response = upload(client, csv_file(member_line(number)))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert re.search(r'<tr class="error"><td>2</td><td>党员编号</td>', page)
+    assert re.search(r'<tr class="error"><td>2</td><td>党员编号</td><td>member number', page)
     with app.app_context():
         s = db.session()
         member = s.scalars(select(Member).where(Member.number == number)).one()
