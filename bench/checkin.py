@@ -67,6 +67,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: wrk and the login send the same User-Agent: Flask-Login's session protection compares the
 #: session's identifier (address and User-Agent) with the request's.
 USER_AGENT = "qrservice-bench/2"
+#: The scanner device the benchmark pairs (removed with the run's meetings).
+DEVICE_NAME = "bench scanner"
 SECRETARY_PASSWORD = "demo-secretary-2026"  # noqa: S105 - the demo's published password
 
 TARGETS_CAPACITY = {"check-in": 0.35, "card page": 0.30, "card unlocked": 0.25}
@@ -93,6 +95,8 @@ class RunData:
     tokens: list[str]
     #: (token, unlock cookie value) of members outside the scan branch.
     unlocked: list[tuple[str, str]]
+    #: A scanner device of the scan branch, to be paired (None before scanner devices exist).
+    pairing_code: str | None = None
     used: int = 0  # pairs handed out so far
 
     def take(self, n: int) -> list[tuple[int, int, str]]:
@@ -115,6 +119,17 @@ def cleanup(org: dataset.Organisation) -> None:
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM attendance WHERE meeting_id IN ({marks})", chunk)  # noqa: S608
             conn.execute(f"DELETE FROM meeting WHERE id IN ({marks})", chunk)  # noqa: S608
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'scanner_device'").fetchone():
+            devices = [r[0] for r in conn.execute(
+                "SELECT id FROM scanner_device WHERE name = ?", (DEVICE_NAME,)
+            )]  # fmt: skip
+            for device_id in devices:
+                conn.execute(
+                    "DELETE FROM audit_event WHERE entity_type = 'scanner_device' "
+                    "AND entity_id = ?",
+                    (device_id,),
+                )
+                conn.execute("DELETE FROM scanner_device WHERE id = ?", (device_id,))
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -182,13 +197,28 @@ def prepare(org: dataset.Organisation, n_meetings: int) -> RunData:
         ).fetchall()
     finally:
         conn.close()
+    pairing_code = None
+    if importlib.util.find_spec("qrservice.devices") is not None:
+        from sqlalchemy import select
+
+        from qrservice import db
+        from qrservice.audit import Actor
+        from qrservice.devices import create_device
+        from qrservice.models import Unit
+
+        with app.app_context(), db.transaction(app) as s:
+            unit = s.scalar(select(Unit).where(Unit.code == SCAN_BRANCH))
+            _, pairing_code = create_device(s, Actor.system("bench"), unit=unit, name=DEVICE_NAME)
+        db.engine_of(app).dispose()
     pairs = [(mid, member, card_url(base, token)) for mid in ids[:-1] for member, token in members]
     unlocked = [
         (token, unlock.dumps({"u": {str(member): 1}, "t": token}))
         for member, token, in_scan_branch in cards
         if not in_scan_branch
     ]
-    return RunData(org, base, ids[:-1], status_meeting, pairs, [t for _, t, _ in cards], unlocked)
+    return RunData(
+        org, base, ids[:-1], status_meeting, pairs, [t for _, t, _ in cards], unlocked, pairing_code
+    )
 
 
 def attendance_rows(org: dataset.Organisation, meeting_ids: list[int]) -> int:
@@ -409,15 +439,23 @@ def routes_for(data: RunData, login: Login, nonce_base: list[int]) -> dict[str, 
     }
 
 
-def device_route(data: RunData, server: Server) -> Route | None:
-    """Check-in by a scanner device with its bearer token, once scanner devices exist.
-
-    TODO: benchmark it when ``qrservice.devices`` (pairing a device, its bearer token on the
-    check-in API) lands; until then the section prints "device path: not available yet".
-    """
-    if importlib.util.find_spec("qrservice.devices") is None:
+def device_route(data: RunData, server: Server, routes: dict[str, Route]) -> Route | None:
+    """Check-in by a scanner device of the scan branch: paired through the API with the code
+    ``prepare`` made, then its bearer token on every call (no cookie, no CSRF token). None
+    where scanner devices do not exist."""
+    if data.pairing_code is None:
         return None
-    return None  # the module exists but its pairing API is not wired into this script yet
+    request = urllib.request.Request(
+        server.base + "/api/v1/devices/pair", data=json.dumps({"code": data.pairing_code}).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        token = json.loads(answer.read())["token"]
+    headers = {
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }  # fmt: skip
+    return Route("by device", routes["check-in"].make, headers, counts_rows=True)
 
 
 # -- wrk ----------------------------------------------------------------------------------
@@ -955,7 +993,7 @@ def main() -> int:
             if "capacity" in args.sections:
                 wrk = Wrk(server, folder, args.threads, args.connections)
                 capacity = capacity_section(
-                    wrk, routes, device_route(data, server), data, args, checks
+                    wrk, routes, device_route(data, server, routes), data, args, checks
                 )
             if "latency" in args.sections:
                 if not capacity:

@@ -66,8 +66,11 @@ def server_env(data_dir: Path) -> dict[str, str]:
 def init_db(data_dir: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "qrservice.cli", "init-db"],
-        env=server_env(data_dir), check=True, stdout=subprocess.DEVNULL, timeout=600,
-    )  # fmt: skip
+        env=server_env(data_dir),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
 
 
 def db_path(data_dir: Path) -> Path:
@@ -126,13 +129,23 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
     next_id = 2
     for b in range(1, n_branches + 1):
         branch_id = next_id
-        units.append((branch_id, "branch", f"第{b}党支部", f"B{b:04d}", 1, f"/1/{branch_id}/",
-                      created))  # fmt: skip
+        units.append(
+            (branch_id, "branch", f"第{b}党支部", f"B{b:04d}", 1, f"/1/{branch_id}/", created)
+        )
         next_id += 1
         groups = []
         for g in range(1, GROUPS_PER_BRANCH + 1):
-            units.append((next_id, "group", f"第{g}党小组", f"B{b:04d}-G{g}", branch_id,
-                          f"/1/{branch_id}/{next_id}/", created))  # fmt: skip
+            units.append(
+                (
+                    next_id,
+                    "group",
+                    f"第{g}党小组",
+                    f"B{b:04d}-G{g}",
+                    branch_id,
+                    f"/1/{branch_id}/{next_id}/",
+                    created,
+                )
+            )
             groups.append(next_id)
             next_id += 1
         branches.append((branch_id, groups))
@@ -141,12 +154,23 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
     organiser_hash = generate_password_hash(DEMO_ORGANISER[1])
     secretary_hash = generate_password_hash(SECRETARY_PASSWORD)
     _insert(
-        conn, "user_account",
+        conn,
+        "user_account",
         "id, username, display_name, password_hash, role, unit_id, active, created_at",
-        [(1, ORGANISER, "组织委员", organiser_hash, "organiser", 1, 1, created),
-         (2, SECRETARY, "第1党支部书记", secretary_hash, "secretary", branches[0][0], 1,
-          created)],
-    )  # fmt: skip
+        [
+            (1, ORGANISER, "组织委员", organiser_hash, "organiser", 1, 1, created),
+            (
+                2,
+                SECRETARY,
+                "第1党支部书记",
+                secretary_hash,
+                "secretary",
+                branches[0][0],
+                1,
+                created,
+            ),
+        ],
+    )
 
     # Members: branch by branch, group by group; member ids follow their numbers.
     members = []  # (id, group id, branch index, active, joined, monthly dues)
@@ -159,8 +183,16 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
                 member_id += 1
                 joined = today - timedelta(days=rng.randint(400, 40 * 365))
                 active = rng.random() >= 0.02
-                members.append((member_id, group_id, index, active, joined,
-                                rng.choice((200, 500, 800, 1000, 1500, 2000))))  # fmt: skip
+                members.append(
+                    (
+                        member_id,
+                        group_id,
+                        index,
+                        active,
+                        joined,
+                        rng.choice((200, 500, 800, 1000, 1500, 2000)),
+                    )
+                )
 
     def member_rows() -> Iterator[tuple]:
         for mid, group_id, index, active, joined, dues in members:
@@ -169,31 +201,54 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
             if floating and len(branches) > 1:
                 host = branches[(index + 1 + rng.randrange(len(branches) - 1)) % len(branches)][0]
             yield (
-                mid, f"9{mid:08d}", rng.choice(SURNAMES) + rng.choice(GIVEN),
-                rng.choice(("male", "female")), f"13{rng.randint(100000000, 999999999)}",
-                sql_date(joined), "full", group_id, int(floating),
-                "深圳" if floating else None, sql_date(today - timedelta(days=200))
-                if floating else None, host, dues, int(active),
-                None if active else sql_date(today - timedelta(days=30)), created, created,
-            )  # fmt: skip
+                mid,
+                f"9{mid:08d}",
+                rng.choice(SURNAMES) + rng.choice(GIVEN),
+                rng.choice(("male", "female")),
+                f"13{rng.randint(100000000, 999999999)}",
+                sql_date(joined),
+                "full",
+                group_id,
+                int(floating),
+                "深圳" if floating else None,
+                sql_date(today - timedelta(days=200)) if floating else None,
+                host,
+                dues,
+                int(active),
+                None if active else sql_date(today - timedelta(days=30)),
+                created,
+                created,
+            )
 
     _insert(
-        conn, "member",
+        conn,
+        "member",
         "id, number, name, gender, phone, joined_on, status, unit_id, floating, "
         "floating_location, floating_since, host_unit_id, dues_monthly_fen, active, left_on, "
         "created_at, updated_at",
         member_rows(),
-    )  # fmt: skip
+    )
 
     def card_rows() -> Iterator[tuple]:
         for mid, *_ in members:
-            yield (mid, mid, 1, "active", "new", ring.signing_key.kid, sign_card(ring, mid, 1),
-                   created, "bench")  # fmt: skip
+            yield (
+                mid,
+                mid,
+                1,
+                "active",
+                "new",
+                ring.signing_key.kid,
+                sign_card(ring, mid, 1),
+                created,
+                "bench",
+            )
 
     _insert(
-        conn, "card", "id, member_id, version, status, reason, kid, token, issued_at, issued_by",
+        conn,
+        "card",
+        "id, member_id, version, status, reason, kid, token, issued_at, issued_by",
         card_rows(),
-    )  # fmt: skip
+    )
 
     # A year of organisational life, month by month, branch by branch.
     by_branch: dict[int, list[tuple]] = {}
@@ -212,12 +267,28 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
             for unit_id, group_only, kind, title, pts, day in plan:
                 meeting_id += 1
                 starts = from_local(datetime(month.year, month.month, day, 15))
-                meetings.append((
-                    meeting_id, unit_id, kind, title, sql_time(starts),
-                    sql_time(starts + timedelta(minutes=90)), "党员活动室", 0, 30, 30, 10, pts,
-                    30, "closed", sql_time(starts - timedelta(minutes=30)),
-                    sql_time(starts + timedelta(minutes=120)), "bench", created,
-                ))  # fmt: skip
+                meetings.append(
+                    (
+                        meeting_id,
+                        unit_id,
+                        kind,
+                        title,
+                        sql_time(starts),
+                        sql_time(starts + timedelta(minutes=90)),
+                        "党员活动室",
+                        0,
+                        30,
+                        30,
+                        10,
+                        pts,
+                        30,
+                        "closed",
+                        sql_time(starts - timedelta(minutes=30)),
+                        sql_time(starts + timedelta(minutes=120)),
+                        "bench",
+                        created,
+                    )
+                )
                 for mid, group_id, _i, active, _joined, _dues in by_branch.get(index, ()):
                     if group_only is not None and group_id != group_only:
                         continue
@@ -232,19 +303,29 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
                         status, at = "late", starts + timedelta(minutes=rng.randint(12, 40))
                     attendance.append((meeting_id, mid, status, via, sql_time(at), "bench"))
                     if status in ("present", "late"):
-                        points.append((mid, sql_time(starts), pts, "attendance", meeting_id,
-                                       title, "bench"))  # fmt: skip
+                        points.append(
+                            (mid, sql_time(starts), pts, "attendance", meeting_id, title, "bench")
+                        )
         _insert(
-            conn, "meeting",
+            conn,
+            "meeting",
             "id, unit_id, kind, title, starts_at, ends_at, place, remote_allowed, "
             "opens_before_min, closes_after_min, late_after_min, points, screen_code_ttl, status, "
             "opened_at, closed_at, created_by, created_at",
             meetings,
-        )  # fmt: skip
-        _insert(conn, "attendance",
-                "meeting_id, member_id, status, via, checked_in_at, recorded_by", attendance)  # fmt: skip
-        _insert(conn, "points_entry",
-                "member_id, at, points, kind, meeting_id, reason, recorded_by", points)  # fmt: skip
+        )
+        _insert(
+            conn,
+            "attendance",
+            "meeting_id, member_id, status, via, checked_in_at, recorded_by",
+            attendance,
+        )
+        _insert(
+            conn,
+            "points_entry",
+            "member_id, at, points, kind, meeting_id, reason, recorded_by",
+            points,
+        )
 
     def dues_rows() -> Iterator[tuple]:
         receipt = 0
@@ -258,15 +339,25 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
                 receipt += 1
                 first = months[start]
                 n = min(span, owed - start)
-                yield (mid, sql_date(first), n, dues * n, "cash", f"R{receipt:09d}",
-                       sql_date(first + timedelta(days=5)), "bench", created)  # fmt: skip
+                yield (
+                    mid,
+                    sql_date(first),
+                    n,
+                    dues * n,
+                    "cash",
+                    f"R{receipt:09d}",
+                    sql_date(first + timedelta(days=5)),
+                    "bench",
+                    created,
+                )
 
     _insert(
-        conn, "dues_payment",
+        conn,
+        "dues_payment",
         "member_id, first_month, months, amount_fen, method, receipt_no, paid_on, recorded_by, "
         "recorded_at",
         dues_rows(),
-    )  # fmt: skip
+    )
     conn.execute("COMMIT")
     conn.close()
     if encode_codes:
@@ -317,8 +408,7 @@ def counts(data_dir: Path) -> dict[str, int]:
     try:
         return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-            for table in ("member", "card", "meeting", "attendance", "points_entry",
-                          "dues_payment")  # fmt: skip
+            for table in ("member", "card", "meeting", "attendance", "points_entry", "dues_payment")
         }
     finally:
         conn.close()

@@ -106,9 +106,13 @@ async def _one(
 
 
 async def _run(
-    host: str, port: int, requests: Callable[[int], RawRequest], rate: float, duration: float,
+    host: str,
+    port: int,
+    requests: Callable[[int], RawRequest],
+    rate: float,
+    duration: float,
     timeout: float,
-) -> OpenLoopResult:  # fmt: skip
+) -> OpenLoopResult:
     loop = asyncio.get_running_loop()
     count = max(1, int(rate * duration))
     start = loop.time() + 0.05
@@ -124,9 +128,13 @@ async def _run(
 
 
 def run_open_loop(
-    host: str, port: int, requests: Callable[[int], RawRequest], rate: float, duration: float,
+    host: str,
+    port: int,
+    requests: Callable[[int], RawRequest],
+    rate: float,
+    duration: float,
     timeout: float = 10.0,
-) -> OpenLoopResult:  # fmt: skip
+) -> OpenLoopResult:
     """Send ``rate * duration`` requests, the i-th at ``i / rate`` s, ``requests(i)`` each."""
     if host != "127.0.0.1":
         raise ValueError("the benchmark only ever loads 127.0.0.1")

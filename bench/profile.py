@@ -114,12 +114,15 @@ def analyse(raw: Path, top: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--routes", default="check-in,card page,card unlocked,status")
+    parser.add_argument("--routes", default="check-in,by device,card page,card unlocked,status")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--on-cpu", action="store_true", help="leave out time off the CPU (lock and socket waits)"
+    )
     args = parser.parse_args()
     if shutil.which("py-spy") is None or shutil.which("wrk") is None:
         raise SystemExit("needs py-spy (pip install py-spy) and wrk (apt-get install wrk)")
@@ -127,9 +130,12 @@ def main() -> int:
     org = dataset.cached(args.members)
     server = None
     try:
-        data = checkin.prepare(org, 400)
+        data = checkin.prepare(org, 2000)
         server = checkin.start_server(org, folder, "main", 2)
         routes = checkin.routes_for(data, checkin.log_in(server.base, data.status_meeting), [0])
+        device = checkin.device_route(data, server, routes)
+        if device is not None:
+            routes["by device"] = device
         wrk = checkin.Wrk(server, folder, 2, 32)
         for label in [r.strip() for r in args.routes.split(",")]:
             route = routes[label]
@@ -159,23 +165,11 @@ def main() -> int:
                 text=True,
             )
             time.sleep(1)
+            spy = ["py-spy", "record", "--pid", str(server.proc.pid), "--subprocesses"]
+            spy += [] if args.on_cpu else ["--idle"]
+            spy += ["--rate", str(args.rate), "--duration", str(int(args.seconds))]
             subprocess.run(
-                [
-                    "py-spy",
-                    "record",
-                    "--pid",
-                    str(server.proc.pid),
-                    "--subprocesses",
-                    "--idle",
-                    "--rate",
-                    str(args.rate),
-                    "--duration",
-                    str(int(args.seconds)),
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(raw),
-                ],
+                [*spy, "--format", "raw", "--output", str(raw)],
                 check=True,
                 capture_output=True,
             )

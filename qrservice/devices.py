@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .audit import Actor, record
@@ -238,16 +238,20 @@ def pair_device(s: Session, code: str, now: datetime | None = None) -> tuple[Sca
     return device, token
 
 
+#: Built once: a device's every call reads it (building a select costs more than running it).
+_DEVICE_OF_TOKEN = (
+    select(ScannerDevice)
+    .options(joinedload(ScannerDevice.unit))
+    .where(ScannerDevice.token_hash == bindparam("token_hash"))
+)
+
+
 def device_for_token(s: Session, token: str, now: datetime | None = None) -> ScannerDevice:
     """The paired device of this token, with its unit; raises DeviceRefused otherwise."""
     now = now or utcnow()
     if not token or len(token) > 200:
         raise DeviceRefused("device_unknown")
-    device = s.scalar(
-        select(ScannerDevice)
-        .options(joinedload(ScannerDevice.unit))
-        .where(ScannerDevice.token_hash == _sha256(token))
-    )
+    device = s.scalar(_DEVICE_OF_TOKEN, {"token_hash": _sha256(token)})
     if device is None:
         raise DeviceRefused("device_unknown")
     if device.revoked_at is not None:
