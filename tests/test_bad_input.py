@@ -265,3 +265,21 @@ def test_one_odd_meeting_row_breaks_no_page(app, client, starts_at, ends_at):
         f"/api/v1/meetings/{meeting}/checkins", json={"code": card_url_of(app, REGULAR)}
     ).get_json()
     assert answer["status"] == "refused" and answer["reason"] == "meeting_not_open"
+
+
+@pytest.mark.parametrize("big", [HUGE, HUGER])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/users/{id}/active"),
+        ("POST", "/users/{id}/active"),
+        ("POST", "/devices/{id}/pairing-code"),
+        ("GET", "/devices/{id}/revoke"),
+        ("POST", "/devices/{id}/revoke"),
+    ],
+)
+def test_an_id_past_the_largest_row_is_not_found_on_account_and_device_pages(
+    organiser, method, path, big
+):
+    response = organiser.open(path.format(id=big), method=method)
+    assert response.status_code == 404
