@@ -61,8 +61,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine; SQLite files get WAL, foreign keys and a busy timeout on every connection."""
+def make_engine(url: str, lock_timeout: float = WRITE_LOCK_TIMEOUT, **kwargs: Any) -> Engine:
+    """An engine; SQLite files get WAL, foreign keys and a busy timeout on every connection.
+
+    On PostgreSQL a statement waits for a row lock at most ``lock_timeout`` seconds (then
+    LockNotAvailable, answered like SQLite's busy database: 503 "busy, try again").
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 15})
         engine = create_engine(url, **kwargs)
@@ -70,6 +74,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault(
+            "connect_args", {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
+        )
     return create_engine(url, **kwargs)
 
 
@@ -132,7 +140,10 @@ def _flock_within(fd: int, timeout: float) -> bool:
 
 
 def _is_busy(exc: OperationalError) -> bool:
-    """SQLite's "database is locked" (another writer kept it past the busy timeout)."""
+    """Another writer kept a lock past our wait: SQLite's "database is locked", or
+    PostgreSQL's lock timeout (SQLSTATE 55P03, lock_not_available)."""
+    if getattr(exc.orig, "sqlstate", None) == "55P03":
+        return True
     text = str(exc.orig).lower()
     return "database is locked" in text or "database is busy" in text
 
@@ -198,7 +209,8 @@ def write_transaction(timeout: float | None = None) -> Iterator[Session]:
 
 
 def init_engine(app: Flask) -> Engine:
-    engine = make_engine(app.config["DATABASE_URL"])
+    timeout = app.config.get("WRITE_LOCK_TIMEOUT", WRITE_LOCK_TIMEOUT)
+    engine = make_engine(app.config["DATABASE_URL"], lock_timeout=timeout)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     return engine

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -170,21 +171,37 @@ def test_an_expired_upload_cannot_be_applied_and_is_deleted(app, organiser, monk
     assert list(imports_dir(app).iterdir()) == []
 
 
-def test_an_apply_that_fails_keeps_the_upload_for_another_try(app, data_dir, client):
+@contextmanager
+def a_long_write(backend: str, data_dir: Path, app, number: str):  # type: ignore[no-untyped-def]
+    """Another process's long write: on SQLite it holds the writers' file lock, on PostgreSQL
+    the row of member ``number``."""
+    if backend == "sqlite":
+        fd = os.open(str(data_dir / "qrservice.db") + "-writer.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return
+    with db.engine_of(app).connect() as conn, conn.begin():
+        conn.execute(select(Member.id).where(Member.number == number).with_for_update())
+        yield
+
+
+def test_an_apply_that_fails_keeps_the_upload_for_another_try(app, data_dir, backend):
     busy = make_app(data_dir, WRITE_LOCK_TIMEOUT=0.2)
     organiser = busy.test_client()
     organiser.post("/login", data={"username": "organiser", "password": "demo-organiser-2026"})
-    token = token_of(upload(organiser, csv_file(member_line("90000001"))))
-    fd = os.open(str(data_dir / "qrservice.db") + "-writer.lock", os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # another process's long write
-        assert organiser.post(f"/members/import/{token}/apply").status_code == 503
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    lines = [member_line("90000001"), member_line("20260003", name="新名字")]
+    token = token_of(upload(organiser, csv_file(*lines)))
+    with a_long_write(backend, data_dir, app, "20260003"):
+        response = organiser.post(f"/members/import/{token}/apply")
+    assert response.status_code == 503
     assert count(app, Member, Member.number == "90000001") == 0
     assert organiser.post(f"/members/import/{token}/apply").status_code == 302
     assert count(app, Member, Member.number == "90000001") == 1
+    assert count(app, Member, Member.name == "新名字") == 1
     assert list(imports_dir(app).iterdir()) == []
 
 
