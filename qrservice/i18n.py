@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, get_translations
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANG_COOKIE = "lang"
@@ -27,12 +27,17 @@ def select_locale() -> str:
 
 def _catalog() -> Any:
     """This request's catalog. flask_babel looks it up again for every string (about 12 us,
-    and a page has dozens: a tenth of a card page's time); kept here per request and locale."""
-    locale = get_locale()  # flask_babel keeps it on the request context
-    kept = g.get("_i18n_catalog")
-    if kept is None or kept[0] is not locale:
-        kept = g._i18n_catalog = (locale, get_translations())
-    return kept[1]
+    and a page has dozens: a tenth of a card page's time): kept beside flask_babel's own state
+    of the request, with the locale it is for (``force_locale`` changes that locale)."""
+    state = g.get("_flask_babel")
+    kept = getattr(state, "qrservice_catalog", None)
+    if kept is not None and kept[0] is getattr(state, "babel_locale", None):
+        return kept[1]
+    translations = get_translations()
+    state = g.get("_flask_babel")
+    if state is not None:
+        state.qrservice_catalog = (getattr(state, "babel_locale", None), translations)
+    return translations
 
 
 def init_app(app: Flask) -> None:
