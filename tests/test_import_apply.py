@@ -189,6 +189,17 @@ def a_long_write(backend: str, data_dir: Path, app, number: str):  # type: ignor
         yield
 
 
+def test_a_dry_run_needs_no_lock_while_another_write_goes_on(app, data_dir, backend):
+    busy = make_app(data_dir, WRITE_LOCK_TIMEOUT=0.2)
+    organiser = busy.test_client()
+    organiser.post("/login", data={"username": "organiser", "password": "demo-organiser-2026"})
+    lines = [member_line("90000001"), member_line("20260003", name="新名字")]
+    with a_long_write(backend, data_dir, app, "20260003"):
+        response = upload(organiser, csv_file(*lines))
+    assert response.status_code == 200
+    token_of(response)
+
+
 def test_an_apply_that_fails_keeps_the_upload_for_another_try(app, data_dir, backend):
     busy = make_app(data_dir, WRITE_LOCK_TIMEOUT=0.2)
     organiser = busy.test_client()
