@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel, get_translations
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask_babel import Babel, Domain, get_translations
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANG_COOKIE = "lang"
@@ -25,7 +26,7 @@ def select_locale() -> str:
     )
 
 
-def _catalog() -> Any:
+def _kept(load: Callable[[], Any]) -> Any:
     """This request's catalog. flask_babel looks it up again for every string (about 12 us,
     and a page has dozens: a tenth of a card page's time): kept beside flask_babel's own state
     of the request, with the locale it is for (``force_locale`` changes that locale)."""
@@ -33,16 +34,31 @@ def _catalog() -> Any:
     kept = getattr(state, "qrservice_catalog", None)
     if kept is not None and kept[0] is getattr(state, "babel_locale", None):
         return kept[1]
-    translations = get_translations()
+    translations = load()
     state = g.get("_flask_babel")
     if state is not None:
         state.qrservice_catalog = (getattr(state, "babel_locale", None), translations)
     return translations
 
 
+def _catalog() -> Any:
+    return _kept(get_translations)
+
+
+class _KeptCatalogDomain(Domain):
+    """flask_babel's domain, answering with the catalog kept for the request: ``gettext`` in
+    Python code costs 3 us instead of 12."""
+
+    def get_translations(self) -> Any:
+        if not has_app_context():
+            return super().get_translations()
+        return _kept(super().get_translations)
+
+
 def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
-    Babel(app, locale_selector=select_locale)
+    babel = Babel(app, locale_selector=select_locale)
+    babel.domain_instance = _KeptCatalogDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
     # The same callables as flask_babel's, reading the catalog kept for the request.
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _catalog().ugettext(s),
