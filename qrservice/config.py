@@ -59,6 +59,10 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "OFFICER_SESSION_MAX_AGE": 7 * 24 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The officer's session lives on the server (its idle and maximum ages, accounts.py);
+        # the cookie, valid from the login for the longest session, need not be signed and
+        # sent again with every answer (a tenth of a check-in's time in process).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # An offline scanner may sync hours after its page was loaded: the CSRF token lives
