@@ -90,9 +90,10 @@ def test_simultaneous_scans_of_one_member_answer_ok_once_then_already_checked_in
         return response.status_code, response.get_json()
 
     answers = at_once(data_dir, scan)
-    assert {status for status, _ in answers} == {200}
+    assert {status for status, _ in answers} == {200}, answers
     outcomes = sorted((a["status"], a["reason"]) for _, a in answers)
-    assert outcomes == [("ok", None)] + [("refused", "already_checked_in")] * (SCANNERS - 1)
+    expected = [("ok", None)] + [("refused", "already_checked_in")] * (SCANNERS - 1)
+    assert outcomes == expected, answers
     assert attendance_rows(app, meeting, member_id(app, REGULAR)) == 1
 
 
