@@ -164,16 +164,17 @@ def _load_user(user_id: str) -> User | None:
     if hit is not None and hit[0] > clock:
         return hit[1]
     now = utcnow()
-    with db.new_session() as s:
+    user, stale = None, None
+    with db.new_session() as s:  # a read of its own, ended before the touch below
         found = s.execute(_SESSION_USER, {"token_hash": token_hash}).first()
-        user = None
         if found is not None:
             row, candidate = found
             if candidate.active and candidate.id == int(user_id) and _session_alive(row, now):
                 user = candidate
                 if (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_SECONDS:
-                    row.last_seen_at = now
-                    s.commit()
+                    stale = update(OfficerSession).where(OfficerSession.id == row.id)
+    if stale is not None:
+        db.write_unless_busy(lambda w: w.execute(stale.values(last_seen_at=now)))
     recent[token_hash] = (clock + USER_CACHE_SECONDS, user)
     return user
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -206,6 +206,21 @@ def write_transaction(timeout: float | None = None) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+def write_unless_busy(write: Callable[[Session], Any], timeout: float = 1.0) -> bool:
+    """A best-effort short write of its own (a last-seen time, a refused use in the trail):
+    skipped, returning False, when the database stays busy for ``timeout`` seconds or the
+    request already holds the write turn (its own transaction may not be committed)."""
+    outer = g.get("db_session") if has_app_context() else None
+    if outer is not None and "writer_lock" in outer.info:
+        return False
+    try:
+        with write_transaction(timeout) as s:
+            write(s)
+    except WriteBusy:
+        return False
+    return True
 
 
 def init_engine(app: Flask) -> Engine:

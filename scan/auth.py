@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from flask import g, jsonify
 from flask_login import current_user
-from sqlalchemy.orm import Session
 
 from qrservice import db
 from qrservice.accounts import accepts_bearer, bearer_token, login_manager
@@ -116,7 +115,9 @@ def device_scanner(token: str) -> Scanner:
             device_id = exc.device.id if exc.device is not None else None
             s.rollback()
             if device_id is not None and exc.reason == "device_revoked":
-                _write_unless_busy(s, lambda: note_refused_use(s, device_id, "device_revoked", now))
+                db.write_unless_busy(
+                    lambda w: note_refused_use(w, device_id, "device_revoked", now)
+                )
             raise
         scanner = Scanner(
             label=device_label(device.id), scope_path=device.unit.path, device_id=device.id,
@@ -125,18 +126,8 @@ def device_scanner(token: str) -> Scanner:
         stale = needs_touch(device, now)
         s.rollback()
         if stale:
-            _write_unless_busy(s, lambda: touch(s, scanner.device_id, now))  # type: ignore[arg-type]
+            db.write_unless_busy(lambda w: touch(w, scanner.device_id, now))  # type: ignore[arg-type]
     return scanner
-
-
-def _write_unless_busy(s: Session, write: Callable[[], Any]) -> None:
-    """A short write of its own; skipped when the database is busy (it can wait a minute)."""
-    try:
-        db.begin_write(s)
-    except db.WriteBusy:
-        return
-    write()
-    s.commit()
 
 
 def officer_scanner(user: User) -> Scanner:
