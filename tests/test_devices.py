@@ -586,6 +586,20 @@ def test_secretary_cannot_create_a_device_for_another_branch(app, client, auth):
         assert db.session().scalar(select(func.count()).select_from(ScannerDevice)) == 0
 
 
+@pytest.mark.parametrize(
+    "expiry", ["0001-01-01T00:00", "9999-12-31T23:59", "2027-01-01T08:00+08:00"]
+)
+def test_a_device_expiry_out_of_range_or_with_a_zone_is_refused(app, client, auth, expiry):
+    auth.as_secretary(1)
+    with app.app_context():
+        b01 = db.session().scalar(select(Unit.id).where(Unit.code == "B01"))
+    page = client.post(
+        "/devices/new", data={"name": "x", "unit_id": str(b01), "expires_at": expiry}
+    )
+    assert page.status_code == 422
+    assert 'id="expires_at-error"' in page.get_data(as_text=True)
+
+
 def test_device_list_shows_paired_last_seen_and_scans(app, client, auth):
     device_id, token = paired(app, client)
     meeting = open_meeting_id(app)

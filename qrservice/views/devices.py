@@ -44,6 +44,7 @@ from ..devices import (
     revoke_device,
     scans_of,
 )
+from ..meetings import meeting_time_problem
 from ..members import units_in_scope
 from ..models import Meeting, ScannerDevice, Unit
 from ..timeutil import from_local, utcnow
@@ -108,10 +109,14 @@ def _expiry(value: str, errors: dict[str, str]) -> datetime | None:
     if not value.strip():
         return None
     try:
-        return from_local(datetime.fromisoformat(value.strip()))
+        at = datetime.fromisoformat(value.strip())
     except ValueError:
         errors["expires_at"] = _("Enter a date and time.")
         return None
+    if problem := meeting_time_problem(at):  # the same sane range as meetings' times
+        errors["expires_at"] = problem
+        return None
+    return from_local(at)
 
 
 @bp.route("/new", methods=["GET", "POST"])
