@@ -456,7 +456,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
             self.cfg.set("workers", workers or os.cpu_count() or 1)
             self.cfg.set("worker_class", "sync")
             self.cfg.set("accesslog", "-")
-            self.cfg.set("timeout", 120)  # a 20,000-row import takes about 30 s
+            # Long requests (a 10,000-badge sheet, a 20,000-row XLSX) take tens of seconds.
+            self.cfg.set("timeout", 120)
 
         def load(self) -> Flask:
             return app
