@@ -762,6 +762,16 @@ def open_loop(server: Server, route: Route, rate: float, duration: float) -> Ope
     return result
 
 
+def note_stalls(result: OpenLoopResult) -> None:
+    stalls = result.client_stalls()
+    if stalls:
+        seconds = ", ".join(f"{second} s ({lag:.0f} ms)" for second, lag in stalls[:6])
+        print(
+            f"    the load generator itself was held up at {seconds}: the machine stalled (other"
+            " jobs); answers of those seconds say little about the server"
+        )
+
+
 def latency_section(
     server: Server,
     routes: dict[str, Route],
@@ -780,6 +790,7 @@ def latency_section(
         low = open_loop(server, route, 100, args.latency_duration)
         half_rate = capacity.get(label, 0) / 2
         print(f"  {label:<10} at 100 req/s: {low.summary()}", flush=True)
+        note_stalls(low)
         checks.append(
             Check(
                 "latency",
@@ -793,6 +804,7 @@ def latency_section(
             continue
         half = open_loop(server, route, half_rate, args.latency_duration)
         print(f"  {label:<10} at half capacity: {half.summary()}", flush=True)
+        note_stalls(half)
         ratio = half.p99 / half.p50
         checks.append(
             Check(
@@ -934,12 +946,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
     args = parser.parse_args()
     quick = args.quick
-    args.duration = args.duration or (3.0 if quick else 5.0)
+    args.duration = args.duration or (3.0 if quick else 4.0)
     args.warmup = 1.0
-    args.rounds = args.rounds or (1 if quick else 3)
-    args.latency_duration = 4.0 if quick else 10.0
+    args.rounds = args.rounds or (1 if quick else 2)
+    args.latency_duration = 4.0 if quick else 8.0
     args.growth_rate = 20.0
-    args.growth_duration = 4.0 if quick else 8.0
+    args.growth_duration = 4.0 if quick else 6.0
     args.growth_rounds = 1 if quick else 2
     args.sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     unknown = args.sections - {"capacity", "latency", "growth", "memory"}

@@ -35,6 +35,7 @@ class Sample:
     lag_ms: float  # from the scheduled send to the actual connect (the client's own delay)
     status: int  # HTTP status, or 0 for a connection error or timeout
     body: bytes
+    offset_s: float = 0.0  # when it was scheduled, from the start of the run
 
 
 @dataclasses.dataclass
@@ -71,6 +72,17 @@ class OpenLoopResult:
         values = sorted(s.lag_ms for s in self.samples)
         return values[min(len(values) - 1, int(0.99 * len(values)))] if values else float("nan")
 
+    def client_stalls(self, threshold_ms: float = 20.0) -> list[tuple[float, float]]:
+        """(second of the run, longest client lag in it) for the seconds in which this very
+        process could not send on time: the machine held the load generator up too, so slow
+        answers then say little about the server."""
+        worst: dict[int, float] = {}
+        for s in self.samples:
+            if s.lag_ms > threshold_ms:
+                second = int(s.offset_s)
+                worst[second] = max(worst.get(second, 0.0), s.lag_ms)
+        return sorted(worst.items())
+
     @property
     def achieved_rate(self) -> float:
         return len(self.samples) / self.duration
@@ -85,7 +97,7 @@ class OpenLoopResult:
 
 
 async def _one(
-    host: str, port: int, request: RawRequest, scheduled: float, timeout: float
+    host: str, port: int, request: RawRequest, scheduled: float, timeout: float, offset: float
 ) -> Sample:
     loop = asyncio.get_running_loop()
     lag = (loop.time() - scheduled) * 1000
@@ -98,11 +110,11 @@ async def _one(
             finally:
                 writer.close()
     except (OSError, TimeoutError):
-        return Sample((loop.time() - scheduled) * 1000, lag, 0, b"")
+        return Sample((loop.time() - scheduled) * 1000, lag, 0, b"", offset)
     latency = (loop.time() - scheduled) * 1000
     status = int(data[9:12]) if data.startswith(b"HTTP/1.") and len(data) >= 12 else 0
     head, _, body = data.partition(b"\r\n\r\n")
-    return Sample(latency, lag, status, body)
+    return Sample(latency, lag, status, body, offset)
 
 
 async def _run(
@@ -122,7 +134,9 @@ async def _run(
         delay = scheduled - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(_one(host, port, requests(i), scheduled, timeout)))
+        tasks.append(
+            asyncio.create_task(_one(host, port, requests(i), scheduled, timeout, i / rate))
+        )
     samples = await asyncio.gather(*tasks)
     return OpenLoopResult(rate, count / rate, list(samples))
 
