@@ -37,21 +37,27 @@ SCANNERS = 8
 def at_once(data_dir, request: Callable[[Any], Any], n: int = SCANNERS) -> list[Any]:
     """Run ``request(client)`` in n threads, each logged in as secretary1 on its own app, all
     released together; the answers, or the first exception a thread raised."""
+    # The apps are made here, one after another: Python 3.11 before 3.11.9 may fail to compile
+    # (as werkzeug does for each route) in several threads at once ("AST constructor
+    # recursion depth mismatch").
+    clients = []
+    for _ in range(n):
+        client = make_app(data_dir).test_client()
+        client.post("/login", data={"username": "secretary1", "password": SECRETARY_PASSWORD})
+        clients.append(client)
     barrier = threading.Barrier(n)
     answers: list[Any] = []
     errors: list[BaseException] = []
 
-    def scanner() -> None:
+    def scanner(client) -> None:  # type: ignore[no-untyped-def]
         try:
-            client = make_app(data_dir).test_client()
-            client.post("/login", data={"username": "secretary1", "password": SECRETARY_PASSWORD})
             barrier.wait(timeout=60)
             answers.append(request(client))
         except BaseException as exc:  # noqa: BLE001 - reported below
             barrier.abort()
             errors.append(exc)
 
-    threads = [threading.Thread(target=scanner) for _ in range(n)]
+    threads = [threading.Thread(target=scanner, args=(client,)) for client in clients]
     for t in threads:
         t.start()
     for t in threads:
