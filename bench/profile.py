@@ -35,10 +35,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "SQLite (executing, fetching, commit)",
         (
-            "sqlalchemy/engine/default.py:do_execute",
-            "sqlalchemy/engine/default.py:do_commit",
-            "sqlalchemy/engine/default.py:do_executemany",
-            "sqlalchemy/engine/default.py:do_rollback",
+            "sqlalchemy/engine/default.py:DefaultDialect.do_execute",
+            "sqlalchemy/engine/default.py:DefaultDialect.do_commit",
+            "sqlalchemy/engine/default.py:DefaultDialect.do_executemany",
+            "sqlalchemy/engine/default.py:DefaultDialect.do_rollback",
             "sqlalchemy/engine/cursor.py:CursorFetchStrategy.",
             "sqlalchemy/pool/",
             "sqlalchemy/dialects/sqlite/",

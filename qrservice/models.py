@@ -285,6 +285,9 @@ class Meeting(Base):
         CheckConstraint(_in("status", MEETING_STATUSES), name="status"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("points >= 0", name="points_not_negative"),
+        # A member's open meetings (the card page): found by unit, not by walking every open
+        # meeting of the organisation through ix_meeting_status (a nationwide theme day).
+        Index("ix_meeting_unit_id_status", "unit_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -96,3 +96,38 @@ def test_unlock_from_the_card_page_needs_no_session_token(csrf_app, headers):
     assert response.status_code == 303
     assert "qrcard=" in str(response.headers.getlist("Set-Cookie"))
     assert "/unlock" not in client.get(url).get_data(as_text=True)  # the member's full view
+
+
+def query_plan(app, statement, **params) -> str:
+    """SQLite's plan of a statement built once with bind parameters, as one text."""
+    with app.app_context():
+        conn = db.session().connection()
+        sql = statement.params(**params).compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+        )
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+    return " | ".join(row[-1] for row in rows)
+
+
+@pytest.fixture
+def sqlite_app(app):
+    if db.engine_of(app).dialect.name != "sqlite":
+        pytest.skip("a plan of SQLite's")
+    return app
+
+
+def test_expected_members_are_found_by_unit_not_by_walking_every_active_member(sqlite_app):
+    from qrservice.meetings import _statements, path_end
+
+    statement = _statements("sqlite")["expected_count"]
+    plan = query_plan(sqlite_app, statement, path="/1/2/", path_end=path_end("/1/2/"), unit_id=2)
+    assert "ix_member_unit_id" in plan and "ix_member_host_unit_id" in plan, plan
+    assert "ix_unit_path (path>? AND path<?)" in plan, plan
+    assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan
+
+
+def test_open_meetings_of_a_member_are_found_by_unit(sqlite_app):
+    from qrservice.meetings import _OPEN_MEETINGS_OF_UNITS
+
+    plan = query_plan(sqlite_app, _OPEN_MEETINGS_OF_UNITS, units=[2, 5, 6])
+    assert "ix_meeting_unit_id_status" in plan, plan
