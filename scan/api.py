@@ -23,7 +23,7 @@ from qrservice import db
 from qrservice.accounts import csrf, limiter
 from qrservice.devices import PairingRefused, pair_device
 from qrservice.devices import open_meetings as device_meetings
-from qrservice.meetings import counts, missing_members, recent_checkins, undo_last
+from qrservice.meetings import counts, missing_rows, recent_rows, undo_last
 from qrservice.models import Attendance, Meeting, Member, ScannerDevice, Unit
 from qrservice.signing_keys import key_ring
 from qrservice.timeutil import utcnow
@@ -237,16 +237,20 @@ def status(meeting_id: int) -> Any:
     return jsonify(
         meeting=_meeting_json(meeting),
         counts=counts(s, meeting).as_dict(),
-        missing=[_member_json(m) for m in missing_members(s, meeting)],
+        # Rows, not ORM objects: the scanner asks after every scan.
+        missing=[
+            {"id": m.id, "name": m.name, "number": m.number, "unit": m.unit}
+            for m in missing_rows(s, meeting)
+        ],
         recent=[
             {
-                "name": a.member.name,
-                "number": a.member.number,
+                "name": a.name,
+                "number": a.number,
                 "status": a.status,
                 "checked_in_at": a.checked_in_at.isoformat() + "Z",
                 "via": a.via,
             }
-            for a in recent_checkins(s, meeting)
+            for a in recent_rows(s, meeting)
         ],  # fmt: skip
     )
 
