@@ -229,11 +229,8 @@ def test_each_kind_of_visitor_reaches_exactly_what_the_table_allows(app: Flask, 
         else:
             response = client.post(path, data=body)
         allowed = kind in access.ROUTES[endpoint]
-        if endpoint == "auth.logout":
-            # Everyone may log out, and everyone then lands on the login form.
-            refused = response.status_code != 302
-        else:
-            refused = _refused(response)
+        # Everyone may log out, and everyone then lands on the login form.
+        refused = response.status_code != 302 if endpoint == "auth.logout" else _refused(response)
         if refused == allowed:
             happened = "kept out, but the table lets in" if allowed else "let in, but not listed"
             wrong.append(f"{endpoint}: {response.status_code}, {happened}")

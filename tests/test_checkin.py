@@ -202,14 +202,17 @@ def test_offline_sync_twice_and_cut_off_half_way_never_loses_or_doubles(secretar
         assert rows(app, meeting, member_id(app, n)) == 1
 
 
-def test_a_sync_with_one_malformed_scan_changes_nothing(secretary, app):
+def test_a_malformed_scan_in_a_sync_is_refused_on_its_own(secretary, app):
     meeting = open_meeting_id(app)
     before = rows(app, meeting)
-    scans = [{"code": card_url_of(app, REGULAR), "nonce": nonce()}, {"code": "x"}]
+    scans = [{"code": "x"}, {"code": card_url_of(app, REGULAR), "nonce": nonce()}]
     response = secretary.post(f"/api/v1/meetings/{meeting}/sync", json={"scans": scans})
-    assert response.status_code == 400
-    assert response.get_json()["field"] == "scans[1].nonce"
-    assert rows(app, meeting) == before
+    assert response.status_code == 200
+    bad, good = response.get_json()["results"]
+    assert bad["status"] == "error" and bad["reason"] == "bad_request"
+    assert bad["field"] == "scans[0].nonce"
+    assert good["status"] == "ok" and good["nonce"] == scans[1]["nonce"]
+    assert rows(app, meeting) == before + 1
 
 
 def test_offline_scan_synced_after_closing_still_counts(secretary, app):
@@ -283,18 +286,25 @@ def test_two_scanners_at_the_same_moment_give_one_row(app, data_dir):
     code = card_url_of(app, REGULAR)
     barrier = threading.Barrier(8)
     answers = []
+    # Apps made before the threads: werkzeug compiling one app's routes in several threads
+    # at once can fail on Python 3.11.
+    apps = [make_app(data_dir) for _ in range(8)]
 
-    def scanner():
-        client = make_app(data_dir).test_client()
+    def scanner(scanner_app):
+        client = scanner_app.test_client()
         client.post("/login", data={"username": "secretary1", "password": "demo-secretary-2026"})
         barrier.wait(timeout=60)
         answers.append(post(client, meeting, code=code).get_json())
 
-    threads = [threading.Thread(target=scanner) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    threads = [threading.Thread(target=scanner, args=(a,)) for a in apps]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for scanner_app in apps:
+            db.engine_of(scanner_app).dispose()
     assert sorted(a["status"] for a in answers) == ["ok"] + ["refused"] * 7
     assert {a["reason"] for a in answers if a["status"] == "refused"} == {"already_checked_in"}
     assert rows(app, meeting, member_id(app, REGULAR)) == 1
