@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, func, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from .audit import Actor, record
@@ -21,6 +22,15 @@ from .timeutil import shifted, utcnow
 
 #: Attendance that counts as having taken part.
 ATTENDED = ("present", "late", "made_up")
+#: Inserting attendance rows, by database: a row written since we read (the same member
+#: scanned at once elsewhere, the same nonce synced twice, a check-in racing the close)
+#: makes the insert do nothing instead of failing the transaction; RETURNING tells which.
+INSERT_ATTENDANCE = {
+    "postgresql": postgresql.insert(Attendance.__table__)
+    .on_conflict_do_nothing()
+    .returning(Attendance.id),
+    "sqlite": sqlite.insert(Attendance.__table__).on_conflict_do_nothing().returning(Attendance.id),
+}
 #: Meeting times must fall from this year to this many years ahead: a typo (year 0001 or
 #: 20260) is refused where it is entered, not met by every page that shows the meeting.
 FIRST_MEETING_YEAR = 2000
@@ -237,21 +247,30 @@ def expected_members(s: Session, meeting: Meeting) -> list[Member]:
 
 
 def close_checkin(s: Session, actor: Actor, meeting: Meeting) -> dict[str, int]:
-    """Close check-in: everyone expected without a row is absent; attendees earn the points."""
+    """Close check-in: everyone expected without a row is absent; attendees earn the points.
+
+    The meeting row is locked first: a check-in writing meanwhile waits for the close (its
+    attendance row's reference to the meeting needs a share of that lock on PostgreSQL) and
+    is then decided against the closed meeting, so no one is both absent and present and no
+    attendance misses its points. A second close waits and finds the meeting closed.
+    """
+    s.refresh(meeting, with_for_update=True)
     if meeting.status == "closed":
         return {"absent": 0, "awarded": 0}
     now = utcnow()
     seen = set(s.scalars(select(Attendance.member_id).where(Attendance.meeting_id == meeting.id)))
+    missing = [
+        {
+            "meeting_id": meeting.id, "member_id": member.id, "status": "absent",
+            "via": "closing", "checked_in_at": now, "recorded_by": actor.label,
+        }
+        for member in expected_members(s, meeting)
+        if member.id not in seen
+    ]  # fmt: skip
     absent = 0
-    for member in expected_members(s, meeting):
-        if member.id not in seen:
-            s.add(
-                Attendance(
-                    meeting_id=meeting.id, member_id=member.id, status="absent", via="closing",
-                    checked_in_at=now, recorded_by=actor.label,
-                )
-            )  # fmt: skip
-            absent += 1
+    if missing:
+        insert = INSERT_ATTENDANCE[s.get_bind().dialect.name]
+        absent = len(s.execute(insert, missing).all())
     awarded = 0
     for member_id in s.scalars(
         select(Attendance.member_id).where(

@@ -24,12 +24,11 @@ from typing import Any, ParamSpec
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
-from qrservice.meetings import award_attendance_points
+from qrservice.meetings import INSERT_ATTENDANCE, award_attendance_points
 from qrservice.models import Attendance, Card, Meeting, Member, Unit
 from qrservice.timeutil import shifted, utcnow
 
@@ -167,15 +166,11 @@ _MEETING_WITH_ROW = (
         and_(Attendance.meeting_id == Meeting.id, Attendance.member_id == bindparam("member_id")),
     )
     .where(Meeting.id == bindparam("meeting_id"))
+    # A share of the meeting row's lock (PostgreSQL; SQLite's writers queue anyway): a close of
+    # check-in, which locks the row, is waited for before anything is written, and then read.
+    # Taken later, by the attendance row's reference, it could deadlock with the close.
+    .with_for_update(key_share=True, of=Meeting)
 )
-#: A row written since we read (the same member scanned at once elsewhere, or the same nonce
-#: synced twice at once) makes the insert do nothing instead of failing the transaction.
-_INSERT_ATTENDANCE = {
-    "postgresql": postgresql.insert(Attendance.__table__)
-    .on_conflict_do_nothing()
-    .returning(Attendance.id),
-    "sqlite": sqlite.insert(Attendance.__table__).on_conflict_do_nothing().returning(Attendance.id),
-}
 
 
 P = ParamSpec("P")
@@ -375,7 +370,7 @@ def redeem(
         "nonce": nonce, "recorded_by": recorded_by, "device_id": device_id,
     }  # fmt: skip
     if existing is None:
-        insert = _INSERT_ATTENDANCE[conn.dialect.name]
+        insert = INSERT_ATTENDANCE[conn.dialect.name]
         written = conn.execute(insert, {"meeting_id": meeting_id, "member_id": row.id, **values})
         if written.scalar() is None:
             raise _Outrun

@@ -201,3 +201,51 @@ def test_in_a_sync_only_the_scan_with_a_used_nonce_is_refused(secretary, app):
     assert (results[0]["status"], results[0]["reason"]) == ("refused", "nonce_reused")
     assert results[1]["status"] == "ok"
     assert attendance_rows(app, meeting, member_id(app, other)) == 0
+
+
+def test_closing_while_members_check_in_leaves_one_row_each_and_points_for_each_attendance(
+    app, data_dir
+):
+    from qrservice.models import PointsEntry
+
+    meeting = new_meeting(app, "B01")
+    numbers = [member_in_branch(app, "B01", skip=i) for i in range(SCANNERS - 1)]
+    roles = ["close"] + [card_url_of(app, n) for n in numbers]
+    lock = threading.Lock()
+
+    def request(client):  # type: ignore[no-untyped-def]
+        with lock:
+            role = roles.pop()
+        if role == "close":
+            return client.post(f"/meetings/{meeting}/close", data={"confirm": "yes"}).status_code
+        return client.post(f"/api/v1/meetings/{meeting}/checkins", json={"code": role}).get_json()
+
+    answers = at_once(data_dir, request)
+    assert 302 in answers, answers  # the close went through
+    scans = [a for a in answers if isinstance(a, dict)]
+    assert all(
+        a["status"] == "ok" or a["reason"] == "meeting_not_open" for a in scans
+    ), scans  # fmt: skip
+    with app.app_context():
+        s = db.session()
+        for number in numbers:
+            who = member_id(app, number)
+            statuses = s.scalars(
+                select(Attendance.status).where(
+                    Attendance.meeting_id == meeting, Attendance.member_id == who
+                )
+            ).all()
+            points = s.scalar(
+                select(func.count()).where(
+                    PointsEntry.meeting_id == meeting, PointsEntry.member_id == who
+                )
+            )
+            assert len(statuses) == 1, (number, statuses)
+            assert points == (1 if statuses[0] in ("present", "late") else 0), (number, statuses)
+        oks = sum(a["status"] == "ok" for a in scans)
+        present = s.scalar(
+            select(func.count()).where(
+                Attendance.meeting_id == meeting, Attendance.status.in_(("present", "late"))
+            )
+        )
+        assert present == oks
