@@ -24,7 +24,7 @@ def imported_from(entry: str) -> set[str]:
 
 def test_the_service_worker_keeps_every_module_of_the_scanner_page():
     sw = (STATIC / "sw.js").read_text()
-    kept = set(re.findall(r"'([\w-]+\.js)'", re.search(r"const MODULES = \[(.*?)\];", sw)[1]))
+    kept = set(re.findall(r"'([\w-]+\.js)'", re.search(r"const MODULES = \[(.*?)\];", sw, re.S)[1]))
     assert kept == imported_from("scanner.js")
 
 

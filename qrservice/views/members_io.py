@@ -40,6 +40,7 @@ from sqlalchemy.exc import OperationalError
 from .. import db, members_io
 from ..accounts import organiser_required
 from ..audit import Actor, record
+from ..audit_sentences import field_names
 from ..members_io import (
     CheckedImport,
     ImportFileError,
@@ -66,23 +67,6 @@ SHOWN = 500
 MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx": members_io.XLSX_MIMETYPE}
 
 
-def _field_labels() -> dict[str, str]:
-    return {
-        "number": _("Member number"),
-        "name": _("Name"),
-        "gender": _("Gender"),
-        "phone": _("Phone"),
-        "joined_on": _("Date joined"),
-        "status": _("Status"),
-        "unit": _("Home unit"),
-        "floating": _("Floating member"),
-        "floating_location": _("Where (city)"),
-        "floating_since": _("Floating since"),
-        "active": _("On the roll"),
-        "national_id": _("ID number"),
-    }
-
-
 def _shown(value: Any) -> str:
     """A stored value as the report shows it."""
     if value is None or value == "":
@@ -105,7 +89,7 @@ def _shown(value: Any) -> str:
 
 
 def _changes(report: ImportReport) -> list[dict[str, Any]]:
-    labels = _field_labels()
+    labels = field_names()
     return [
         {
             "number": number,

@@ -9,36 +9,13 @@
  * the verdict: the server decides when it syncs.
  */
 
+import { objectStore } from './idb.js';
+
 const DB_NAME = 'qrservice-scanner-lists';
 const STORE = 'lists';
 const LS_PREFIX = 'qrservice-scanner-list:';
-let dbPromise = null;
 
-function openDb() {
-  if (!dbPromise) {
-    dbPromise = new Promise((resolve, reject) => {
-      if (!self.indexedDB) throw new Error('no IndexedDB');
-      const request = indexedDB.open(DB_NAME, 1);
-      request.onupgradeneeded = () => {
-        request.result.createObjectStore(STORE, { keyPath: 'api' });
-      };
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error('IndexedDB blocked'));
-    });
-  }
-  return dbPromise;
-}
-
-function idb(mode, work) {
-  return openDb().then((db) => new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode);
-    const request = work(tx.objectStore(STORE));
-    tx.oncomplete = () => resolve(request ? request.result : undefined);
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error || new Error('aborted'));
-  }));
-}
+const idb = objectStore(DB_NAME, STORE, 'api');
 
 /** Keep a meeting's list: {api, at, meeting, members}. */
 export async function keepList(list) {

@@ -8,37 +8,14 @@
  * device was unpaired are sent once it is paired again.
  */
 
+import { objectStore } from './idb.js';
+
 const DB_NAME = 'qrservice-scanner';
 const STORE = 'pending';
 const LS_KEY = 'qrservice-scanner-pending';
-let dbPromise = null;
 const memory = new Map();
 
-function openDb() {
-  if (!dbPromise) {
-    dbPromise = new Promise((resolve, reject) => {
-      if (!self.indexedDB) throw new Error('no IndexedDB');
-      const request = indexedDB.open(DB_NAME, 1);
-      request.onupgradeneeded = () => {
-        request.result.createObjectStore(STORE, { keyPath: 'nonce' });
-      };
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error('IndexedDB blocked'));
-    });
-  }
-  return dbPromise;
-}
-
-function idb(mode, work) {
-  return openDb().then((db) => new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode);
-    const request = work(tx.objectStore(STORE));
-    tx.oncomplete = () => resolve(request ? request.result : undefined);
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error || new Error('aborted'));
-  }));
-}
+const idb = objectStore(DB_NAME, STORE, 'nonce');
 
 function lsRead() {
   try {

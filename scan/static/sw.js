@@ -14,7 +14,7 @@
  */
 'use strict';
 
-const VERSION = 'v2';
+const VERSION = 'v3';
 const PREFIX = 'qrservice-scan-';
 const STATIC_CACHE = PREFIX + 'static-' + VERSION;
 const PAGE_CACHE = PREFIX + 'pages';
@@ -29,7 +29,9 @@ const VENDOR = STATIC + 'vendor/';
 const API = SITE.pathname + 'api/';
 const SITE_CSS = SITE.pathname + 'static/css/app.css';
 // The scanner page's modules: scanner.js and everything it imports.
-const MODULES = ['scanner.js', 'api.js', 'camera.js', 'device.js', 'lists.js', 'queue.js', 'ui.js'];
+const MODULES = [
+  'scanner.js', 'api.js', 'camera.js', 'device.js', 'idb.js', 'lists.js', 'queue.js', 'ui.js',
+];
 const PRECACHE = [
   ...MODULES.map((name) => STATIC + name),
   STATIC + 'scanner.css',
