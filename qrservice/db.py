@@ -188,13 +188,17 @@ def begin_write(s: Session, timeout: float | None = None) -> None:
         raise
 
 
+def _request_holds_write_turn() -> bool:
+    outer = g.get("db_session") if has_app_context() else None
+    return outer is not None and "writer_lock" in outer.info
+
+
 @contextmanager
 def write_transaction(timeout: float | None = None) -> Iterator[Session]:
     """A short write of its own, apart from the request's session: begun as a writer,
     committed on success. For a GET that must record something after reading (an export's
     audit row, a kept QR code): the long read never holds the lock, the write is short."""
-    outer = g.get("db_session") if has_app_context() else None
-    if outer is not None and "writer_lock" in outer.info:
+    if _request_holds_write_turn():
         # Threads and sessions of one process share the file lock: this one's end would
         # release the request's. A request that writes already holds the turn: use its session.
         raise RuntimeError("write_transaction inside a request that writes; use db.session()")
@@ -212,8 +216,7 @@ def write_unless_busy(write: Callable[[Session], Any], timeout: float = 1.0) -> 
     """A best-effort short write of its own (a last-seen time, a refused use in the trail):
     skipped, returning False, when the database stays busy for ``timeout`` seconds or the
     request already holds the write turn (its own transaction may not be committed)."""
-    outer = g.get("db_session") if has_app_context() else None
-    if outer is not None and "writer_lock" in outer.info:
+    if _request_holds_write_turn():
         return False
     try:
         with write_transaction(timeout) as s:
