@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -267,11 +267,17 @@ def _member_update(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any
              actor=actor, member=subject, changes=_changes(b, a, n))  # fmt: skip
 
 
+def months_from(months: int, month: str) -> str:
+    """ "3 months from 2026-01", with the plural the language needs."""
+    return ngettext("%(num)d month from %(month)s", "%(num)d months from %(month)s", months,
+                    month=month)  # fmt: skip
+
+
 def _dues_pay(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
-    return _("%(actor)s recorded dues of %(member)s: %(months)s months from %(month)s, "
-             "receipt %(receipt)s",
-             actor=actor, member=subject, months=a.get("months", "?"),
-             month=value_text("first_month", a.get("first_month")),
+    months, first = a.get("months"), value_text("first_month", a.get("first_month"))
+    period = months_from(months, first) if isinstance(months, int) else first
+    return _("%(actor)s recorded dues of %(member)s: %(period)s, receipt %(receipt)s",
+             actor=actor, member=subject, period=period,
              receipt=a.get("receipt", "—"))  # fmt: skip
 
 

@@ -33,6 +33,7 @@ from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
 from qrservice.accounts import can_see_member, can_see_unit, csrf, limiter, officer_required
 from qrservice.audit import Actor
+from qrservice.audit_sentences import months_from
 from qrservice.issuance import (
     CardRefused,
     branch_of,
@@ -219,7 +220,7 @@ def _history(s: Any, member: Member) -> dict[str, Any]:
     payments = [
         (
             row.paid_on.isoformat(),
-            _("%(n)d months from %(month)s", n=row.months, month=row.first_month.strftime("%Y-%m")),
+            months_from(row.months, row.first_month.strftime("%Y-%m")),
             f"{row.amount_fen / 100:.2f}",
             row.receipt_no,
         )

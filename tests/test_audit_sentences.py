@@ -172,3 +172,15 @@ def test_the_card_history_names_who_issued_and_why_in_chinese(client, auth, app)
     assert "演示数据" in history and "遗失" in history
     for raw in ("demo", "user:", "lost"):
         assert raw not in history
+
+
+@pytest.mark.parametrize(
+    ("language", "months", "text"),
+    [("en", 1, "1 month from 2026-01"), ("en", 3, "3 months from 2026-01"),
+     ("zh", 1, "自 2026-01 起 1 个月")],
+)  # fmt: skip
+def test_months_of_dues_read_with_the_languages_plural(app, language, months, text):
+    from qrservice.audit_sentences import months_from
+
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert months_from(months, "2026-01") == text

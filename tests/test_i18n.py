@@ -35,11 +35,19 @@ def test_every_string_in_the_source_has_a_chinese_translation():
     assert missing == [], f"untranslated: {missing}"
 
 
+def _hashable(value):  # plural messages come as lists from a .mo and tuples from a .po
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def test_compiled_catalog_matches_the_po_file():
     with open(CATALOG / "messages.po", "rb") as f:
-        po = {m.id: m.string for m in read_po(f) if m.id and m.string and not m.fuzzy}
+        po = {
+            _hashable(m.id): _hashable(m.string)
+            for m in read_po(f)
+            if m.id and m.string and not m.fuzzy
+        }
     with open(CATALOG / "messages.mo", "rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
+        mo = {_hashable(m.id): _hashable(m.string) for m in read_mo(f) if m.id}
     assert mo == po, "run: pybabel compile -d qrservice/translations"
 
 
