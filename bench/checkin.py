@@ -574,6 +574,16 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
+#: The fastest check-in rate a wrk run is given requests for (check-ins are never reused).
+WRK_EXPECTED_RPS = 3000
+
+
+def wrk_requests(seconds: float, expected_rps: float = WRK_EXPECTED_RPS) -> int:
+    """The check-ins (each a new pair) written for one wrk run of ``seconds`` at about
+    ``expected_rps`` (at most WRK_EXPECTED_RPS: what ``scan_meetings_needed`` provides for)."""
+    return int(min(expected_rps, WRK_EXPECTED_RPS) * seconds * 1.5) + 1000
+
+
 class Wrk:
     def __init__(self, server: Server, folder: Path, threads: int, connections: int) -> None:
         self.server = server
@@ -582,10 +592,11 @@ class Wrk:
         self.connections = connections
         self.runs = 0
 
-    def run(self, route: Route, seconds: float, expected_rps: float = 3000) -> WrkResult:
+    def run(
+        self, route: Route, seconds: float, expected_rps: float = WRK_EXPECTED_RPS
+    ) -> WrkResult:
         self.runs += 1
-        # Enough requests for the run at the rate expected (check-ins are not reused).
-        n = int(expected_rps * seconds * 1.5) + 1000 if route.counts_rows else 5000
+        n = wrk_requests(seconds, expected_rps) if route.counts_rows else 5000
         script = write_wrk_script(
             self.folder,
             f"wrk-{self.runs}",
@@ -961,10 +972,12 @@ def parse_args() -> argparse.Namespace:
 
 
 def scan_meetings_needed(args: argparse.Namespace) -> int:
-    # Pairs: about 1,000 check-ins a second at most, in every wrk run and warm-up of a round,
-    # plus the latency runs; 30 members per meeting. Unused meetings cost nothing.
-    seconds = args.rounds * (args.duration + args.warmup) + 2 * args.latency_duration + 20
-    return int(seconds * 1000 * 1.3 / dataset.MEMBERS_PER_BRANCH) + 10
+    # Pairs: every wrk run (and warm-up) of a route that writes (check-in, by device) takes its
+    # requests up front, whether it sends them all or not; then the latency runs (100 req/s and half
+    # of a capacity of at most 3,000 req/s). 30 members per meeting; unused ones cost nothing.
+    wrk_pairs = args.rounds * 2 * (wrk_requests(args.warmup) + wrk_requests(args.duration))
+    latency_pairs = int(args.latency_duration * (100 + WRK_EXPECTED_RPS / 2)) + 1000
+    return (wrk_pairs + latency_pairs) // dataset.MEMBERS_PER_BRANCH + 10
 
 
 def start_server(org: dataset.Organisation, folder: Path, name: str, workers: int) -> Server:
