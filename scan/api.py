@@ -234,6 +234,10 @@ def _member_json(member: Member) -> dict[str, Any]:
 def status(meeting_id: int) -> Any:
     s = db.session()
     meeting = _meeting_or_404(meeting_id)
+    recent = recent_rows(s, meeting)
+    if current_scanner().is_device:
+        # A device sees the meeting's expected list and no one else: no visitors' names.
+        recent = [a for a in recent if a.status != "visitor"]
     return jsonify(
         meeting=_meeting_json(meeting),
         counts=counts(s, meeting).as_dict(),
@@ -250,7 +254,7 @@ def status(meeting_id: int) -> Any:
                 "checked_in_at": a.checked_in_at.isoformat() + "Z",
                 "via": a.via,
             }
-            for a in recent_rows(s, meeting)
+            for a in recent
         ],  # fmt: skip
     )
 

@@ -318,6 +318,24 @@ def test_device_card_scan_of_another_branch_names_nobody_until_recorded(app, cli
     assert ok["status"] == "ok" and ok["member"]["number"] == other
 
 
+def test_device_status_does_not_show_visitors_an_officer_recorded(app, client, auth):
+    meeting = open_meeting_id(app)
+    visitor = member_in_branch(app, "B03")
+    auth.as_secretary(1)
+    recorded = client.post(
+        f"/api/v1/meetings/{meeting}/checkins",
+        json={"code": card_url_of(app, visitor), "confirm_visitor": True},
+    ).get_json()
+    assert recorded["status"] == "ok"
+    officer_view = client.get(f"/api/v1/meetings/{meeting}/status").get_json()
+    assert visitor in [r["number"] for r in officer_view["recent"]]
+    auth.logout()
+    _device_id, token = paired(app, client)
+    status = client.get(f"/api/v1/meetings/{meeting}/status", headers=bearer(token)).get_json()
+    assert visitor not in json.dumps(status, ensure_ascii=False)
+    assert status["recent"]  # the branch's own check-ins are still shown
+
+
 def test_expected_list_has_card_digests_not_codes(app, client):
     _device_id, token = paired(app, client)
     meeting = open_meeting_id(app)
