@@ -138,6 +138,23 @@ def test_edit_changes_only_what_changed(client, auth, app):
         assert "name" not in event.after
 
 
+def test_the_edit_form_cannot_mark_a_member_as_left_without_the_confirmation(client, auth, app):
+    auth.login()
+    with app.app_context():
+        m = db.session().get(Member, 1)
+        values = member_form(
+            number=m.number, name=m.name, gender=m.gender, phone=m.phone or "",
+            joined_on=m.joined_on.isoformat(), status=m.status, unit=m.unit.code,
+            floating="yes" if m.floating else "no", floating_location=m.floating_location or "",
+            floating_since=m.floating_since.isoformat() if m.floating_since else "", active="no",
+        )  # fmt: skip
+    form = client.get("/members/1/edit").get_data(as_text=True)
+    assert 'name="active"' not in form and 'id="active-state"' in form
+    client.post("/members/1/edit", data=values)
+    with app.app_context():
+        assert db.session().get(Member, 1).active
+
+
 def test_deactivate_and_reactivate(client, auth, app):
     auth.login()
     client.post("/members/1/active", data={"active": "no", "confirm": "yes"})

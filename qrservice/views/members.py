@@ -110,6 +110,10 @@ def _save(member: Member | None) -> Any:
     s = db.session()
     units = _form_units()
     form = request.form.to_dict()
+    if member is not None:
+        # Leaving and coming back are their own actions, confirmed first (set_active below):
+        # the edit form keeps the member's state whatever it sends.
+        form["active"] = "yes" if member.active else "no"
     try:
         clean = clean_member(form, {u.code: u for u in units})
         key = current_app.config["ID_HASH_KEY"]
