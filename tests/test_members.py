@@ -114,18 +114,23 @@ def test_bad_member_fields_name_the_field_and_save_nothing(client, auth, app, fi
     assert (count(app, Member), count(app, AuditEvent)) == before
 
 
+def form_of(app, member_id: int, active: str) -> dict[str, str]:
+    """The edit form as it comes filled in for this member, sending ``active``."""
+    with app.app_context():
+        m = db.session().get(Member, member_id)
+        return member_form(
+            number=m.number, name=m.name, gender=m.gender, phone=m.phone or "",
+            joined_on=m.joined_on.isoformat(), status=m.status, unit=m.unit.code,
+            floating="yes" if m.floating else "no", floating_location=m.floating_location or "",
+            floating_since=m.floating_since.isoformat() if m.floating_since else "", active=active,
+        )  # fmt: skip
+
+
 def test_edit_changes_only_what_changed(client, auth, app):
     auth.login()
     form = client.get("/members/1/edit").get_data(as_text=True)
     assert 'name="number"' in form
-    with app.app_context():
-        m = db.session().get(Member, 1)
-        values = member_form(
-            number=m.number, name=m.name, gender=m.gender, phone=m.phone or "",
-            joined_on=m.joined_on.isoformat(), status=m.status, unit=m.unit.code,
-            floating="yes" if m.floating else "no", floating_location=m.floating_location or "",
-            floating_since=m.floating_since.isoformat() if m.floating_since else "", active="yes",
-        )  # fmt: skip
+    values = form_of(app, 1, active="yes")
     events = count(app, AuditEvent)
     client.post("/members/1/edit", data=values)
     assert count(app, AuditEvent) == events  # nothing changed, nothing recorded
@@ -140,14 +145,7 @@ def test_edit_changes_only_what_changed(client, auth, app):
 
 def test_the_edit_form_cannot_mark_a_member_as_left_without_the_confirmation(client, auth, app):
     auth.login()
-    with app.app_context():
-        m = db.session().get(Member, 1)
-        values = member_form(
-            number=m.number, name=m.name, gender=m.gender, phone=m.phone or "",
-            joined_on=m.joined_on.isoformat(), status=m.status, unit=m.unit.code,
-            floating="yes" if m.floating else "no", floating_location=m.floating_location or "",
-            floating_since=m.floating_since.isoformat() if m.floating_since else "", active="no",
-        )  # fmt: skip
+    values = form_of(app, 1, active="no")
     form = client.get("/members/1/edit").get_data(as_text=True)
     assert 'name="active"' not in form and 'id="active-state"' in form
     client.post("/members/1/edit", data=values)
