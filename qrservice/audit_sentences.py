@@ -351,7 +351,9 @@ def _sentences() -> dict[str, Sentence]:
             code=a.get("code", "?"),
         ),  # fmt: skip
         "user.create": _user_create,
-        "user.password": simple(_("%(actor)s changed their password; every other login ended")),
+        "user.password": simple(
+            _("%(actor)s changed their password; every login of the account ended")
+        ),
         "user.deactivate": simple(_("%(actor)s deactivated the account %(subject)s")),
         "user.activate": simple(_("%(actor)s reactivated the account %(subject)s")),
         "meeting.create": simple(_("%(actor)s created the meeting “%(subject)s”")),

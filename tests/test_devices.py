@@ -58,6 +58,18 @@ def paired(app: Flask, client: FlaskClient, branch: str = "B01", **fields) -> tu
     return device_id, answer.get_json()["token"]
 
 
+def expire(app: Flask, device_id: int, column: str) -> None:
+    """Put the device's ``column`` (a time something ends) a second in the past."""
+    with app.app_context():
+        s = db.session()
+        s.execute(
+            update(ScannerDevice)
+            .where(ScannerDevice.id == device_id)
+            .values({column: utcnow() - timedelta(seconds=1)})
+        )
+        s.commit()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -123,14 +135,7 @@ def test_pairing_code_used_twice_is_refused(app, client):
 
 def test_expired_pairing_code_is_refused(app, client):
     device_id, code = make_device(app)
-    with app.app_context():
-        s = db.session()
-        s.execute(
-            update(ScannerDevice)
-            .where(ScannerDevice.id == device_id)
-            .values(pairing_expires_at=utcnow() - timedelta(seconds=1))
-        )
-        s.commit()
+    expire(app, device_id, "pairing_expires_at")
     answer = pair(client, code)
     assert answer.status_code == 400
     assert answer.get_json()["reason"] == "pairing_expired"
@@ -464,14 +469,7 @@ def test_revoked_device_next_call_gets_401_and_the_trail_says_so(app, client):
 
 def test_expired_device_is_refused(app, client):
     device_id, token = paired(app, client)
-    with app.app_context():
-        s = db.session()
-        s.execute(
-            update(ScannerDevice)
-            .where(ScannerDevice.id == device_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        s.commit()
+    expire(app, device_id, "expires_at")
     answer = client.get("/api/v1/device", headers=bearer(token))
     assert answer.status_code == 401 and answer.get_json()["reason"] == "device_expired"
 
