@@ -198,13 +198,13 @@ def prepare(org: dataset.Organisation, n_meetings: int) -> RunData:
     finally:
         conn.close()
     pairing_code = None
-    if importlib.util.find_spec("qrservice.devices") is not None:
+    if importlib.util.find_spec("qrservice.org.devices") is not None:
         from sqlalchemy import select
 
         from qrservice import db
         from qrservice.audit import Actor
-        from qrservice.devices import create_device
         from qrservice.models import Unit
+        from qrservice.org.devices import create_device
 
         with app.app_context(), db.transaction(app) as s:
             unit = s.scalar(select(Unit).where(Unit.code == SCAN_BRANCH))

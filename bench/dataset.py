@@ -362,8 +362,8 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
     conn.close()
     if encode_codes:
         from qrservice import db
-        from qrservice.issuance import keep_codes
         from qrservice.models import Card
+        from qrservice.org.issuance import keep_codes
 
         with app.app_context(), db.transaction(app) as s:
             from sqlalchemy import select

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, User
-from .timeutil import utcnow
+from qrservice.models import AuditEvent, User
+from qrservice.timeutil import utcnow
 
 
 def _default(value: Any) -> str:

@@ -20,8 +20,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, Meeting, Member, ScannerDevice, Unit, User
-from .timeutil import local_time
+from qrservice.models import AuditEvent, Meeting, Member, ScannerDevice, Unit, User
+from qrservice.timeutil import local_time
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from . import config, create_app, db, schema
-from .audit import Actor
+from qrservice import config, create_app, db, schema
+from qrservice.audit import Actor
 
 
 def _app() -> Flask:
@@ -60,8 +60,7 @@ def init_db() -> None:
 def demo() -> None:
     """Initialise the database and load the demo organisation, unless it has data already."""
     from cards.tokens import card_url
-
-    from .demo import (
+    from qrservice.demo import (
         DRIFTED,
         MEMBERS_PER_GROUP,
         ORGANISER,
@@ -70,9 +69,9 @@ def demo() -> None:
         build_demo,
         demo_present,
     )
-    from .issuance import active_card, set_new_pin
-    from .models import Member
-    from .signing_keys import key_ring
+    from qrservice.models import Member
+    from qrservice.org.issuance import active_card, set_new_pin
+    from qrservice.signing_keys import key_ring
 
     app = _app()
     schema.upgrade(db.engine_of(app))
@@ -112,8 +111,8 @@ def create_user_cmd(
     username: str, role: str, unit_code: str, display_name: str | None, password: str
 ) -> None:
     """Create an officer account."""
-    from .accounts import AccountError, create_user
-    from .models import Unit
+    from qrservice.models import Unit
+    from qrservice.org.accounts import AccountError, create_user
 
     app = _app()
     _require_current_schema(app)
@@ -137,7 +136,13 @@ def create_user_cmd(
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 def import_members(file: Path, unit_code: str | None, dry_run: bool) -> None:
     """Import members from CSV or XLSX (upsert by member number): every row or none."""
-    from .members_io import ImportFileError, ImportRejected, apply_import, plan_import, read_table
+    from qrservice.org.members_io import (
+        ImportFileError,
+        ImportRejected,
+        apply_import,
+        plan_import,
+        read_table,
+    )
 
     app = _app()
     _require_current_schema(app)
@@ -175,7 +180,7 @@ def import_members(file: Path, unit_code: str | None, dry_run: bool) -> None:
 @click.option("--unit", "unit_code", default=None, help="Only members under this unit code.")
 def export_members_cmd(file: Path, unit_code: str | None) -> None:
     """Export members to FILE (.csv or .xlsx), in the import's columns."""
-    from .members_io import export_members
+    from qrservice.org.members_io import export_members
 
     fmt = file.suffix.lower().lstrip(".")
     if fmt not in ("csv", "xlsx"):
@@ -189,7 +194,7 @@ def export_members_cmd(file: Path, unit_code: str | None) -> None:
 
 
 def _scope(s, unit_code: str | None):  # type: ignore[no-untyped-def]
-    from .models import Unit
+    from qrservice.models import Unit
 
     query = (
         select(Unit).where(Unit.code == unit_code)
@@ -203,7 +208,7 @@ def _scope(s, unit_code: str | None):  # type: ignore[no-untyped-def]
 
 
 def _member(s, number: str):  # type: ignore[no-untyped-def]
-    from .models import Member
+    from qrservice.models import Member
 
     member = s.scalar(select(Member).where(Member.number == number))
     if member is None:
@@ -222,8 +227,8 @@ def cards() -> None:
 @click.option("--all", "everyone", is_flag=True, help="Everyone not yet carded.")
 def cards_issue(number: str | None, unit_code: str | None, everyone: bool) -> None:
     """Issue a card to each active member who has none (members with a card keep theirs)."""
-    from .issuance import CardError, issue_card, issue_cards, members_in
-    from .signing_keys import key_ring
+    from qrservice.org.issuance import CardError, issue_card, issue_cards, members_in
+    from qrservice.signing_keys import key_ring
 
     if sum(bool(x) for x in (number, unit_code, everyone)) != 1:
         raise click.UsageError("give exactly one of --member, --unit, --all")
@@ -250,8 +255,8 @@ def cards_issue(number: str | None, unit_code: str | None, everyone: bool) -> No
 @click.option("--note", default="", help="Free text kept with the card history.")
 def cards_reissue(number: str, reason: str, note: str) -> None:
     """Reissue a member's card: the old code stops working at once."""
-    from .issuance import CardError, reissue_card
-    from .signing_keys import key_ring
+    from qrservice.org.issuance import CardError, reissue_card
+    from qrservice.signing_keys import key_ring
 
     app = _app()
     _require_current_schema(app)
@@ -269,7 +274,7 @@ def cards_reissue(number: str, reason: str, note: str) -> None:
 @click.option("--note", required=True, help="Why, kept with the card history.")
 def cards_revoke(number: str, note: str) -> None:
     """Revoke a member's active card (for example when the member has left)."""
-    from .issuance import CardError, revoke_card
+    from qrservice.org.issuance import CardError, revoke_card
 
     app = _app()
     _require_current_schema(app)
@@ -286,7 +291,7 @@ def _sheet_card_ids(unit_code: str | None, only: str, sort: str) -> list[int]:
     (in an app context). No transaction stays open while pages are drawn."""
     from flask import current_app
 
-    from .issuance import SheetChoice, keep_codes_batched, sheet_card_ids
+    from qrservice.org.issuance import SheetChoice, keep_codes_batched, sheet_card_ids
 
     with db.new_session() as s:
         card_ids = sheet_card_ids(s, _scope(s, unit_code), SheetChoice(only=only, sort=sort))
@@ -316,8 +321,7 @@ def badges(
     """Print badge sheets (PDF) of members' active cards."""
     from cards.layouts import LAYOUTS, LayoutError
     from cards.pdf import render_badge_sheet
-
-    from .issuance import iter_sheet_cards, mark_printed_ids
+    from qrservice.org.issuance import iter_sheet_cards, mark_printed_ids
 
     if list_layouts:
         for name, spec in LAYOUTS.items():
@@ -357,8 +361,13 @@ def badges(
 def letters(unit_code: str | None, sort: str, output: Path, yes: bool) -> None:
     """Print card letters (A4, one per member) with new PINs; earlier letters' PINs stop working."""
     from cards.pdf import render_letters_pdf
-
-    from .issuance import SheetChoice, iter_sheet_cards, keep_pins, sheet_card_ids, sheet_letters
+    from qrservice.org.issuance import (
+        SheetChoice,
+        iter_sheet_cards,
+        keep_pins,
+        sheet_card_ids,
+        sheet_letters,
+    )
 
     app = _app()
     _require_current_schema(app)
@@ -391,8 +400,8 @@ def keys() -> None:
 @keys.command("list")
 def keys_list() -> None:
     """List the keys and how many active cards each signed."""
-    from .issuance import cards_signed_with
-    from .signing_keys import load_keys
+    from qrservice.org.issuance import cards_signed_with
+    from qrservice.signing_keys import load_keys
 
     app = _app()
     _require_current_schema(app)
@@ -406,7 +415,7 @@ def keys_list() -> None:
 @keys.command("add")
 def keys_add() -> None:
     """Add a new key; it signs every card issued from now on."""
-    from .signing_keys import add_key
+    from qrservice.signing_keys import add_key
 
     app = _app()
     kid = add_key(Path(app.instance_path))
@@ -418,8 +427,8 @@ def keys_add() -> None:
 @click.option("--yes", is_flag=True, help="Retire even if printed cards still depend on the key.")
 def keys_retire(kid: str, yes: bool) -> None:
     """Retire key KID: every card it signed stops working (reissue those cards)."""
-    from .issuance import cards_signed_with
-    from .signing_keys import retire_key
+    from qrservice.org.issuance import cards_signed_with
+    from qrservice.signing_keys import retire_key
 
     app = _app()
     _require_current_schema(app)

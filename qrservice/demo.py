@@ -13,15 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cards.tokens import KeyRing
-
-from .accounts import create_user
-from .audit import Actor
-from .dues import add_months, month_start, record_payment
-from .issuance import issue_cards
-from .meetings import MeetingFields, close_checkin, create_meeting, open_checkin
-from .members import clean_member, create_member, create_unit
-from .models import Attendance, Member, PointsEntry, Unit
-from .timeutil import from_local, utcnow
+from qrservice.audit import Actor
+from qrservice.life.dues import add_months, month_start, record_payment
+from qrservice.life.meetings import MeetingFields, close_checkin, create_meeting, open_checkin
+from qrservice.models import Attendance, Member, PointsEntry, Unit
+from qrservice.org.accounts import create_user
+from qrservice.org.issuance import issue_cards
+from qrservice.org.members import clean_member, create_member, create_unit
+from qrservice.timeutil import from_local, utcnow
 
 #: Published demo logins (the README lists them); never used outside the demo.
 ORGANISER = ("organiser", "demo-organiser-2026")

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import Base
+from qrservice.db import Base
 
 UNIT_KINDS = ("committee", "branch", "group")
 MEMBER_STATUSES = ("full", "probationary")

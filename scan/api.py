@@ -20,17 +20,16 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from qrservice import db
-from qrservice.accounts import csrf, limiter
-from qrservice.devices import PairingRefused, pair_device
-from qrservice.devices import open_meetings as device_meetings
-from qrservice.meetings import counts, missing_rows, recent_rows, undo_last
+from qrservice.life.meetings import counts, missing_rows, recent_rows, undo_last
 from qrservice.models import Attendance, Meeting, Member, ScannerDevice, Unit
+from qrservice.org.accounts import csrf, limiter
+from qrservice.org.devices import PairingRefused, pair_device
+from qrservice.org.devices import open_meetings as device_meetings
 from qrservice.signing_keys import key_ring
 from qrservice.timeutil import utcnow
-
-from .auth import current_scanner, device_required, scanner_required
-from .checkin import NONCE_RE, CheckinResult, MeetingNotFound, redeem
-from .lists import expected_list, find_expected
+from scan.auth import current_scanner, device_required, scanner_required
+from scan.checkin import NONCE_RE, CheckinResult, MeetingNotFound, redeem
+from scan.lists import expected_list, find_expected
 
 bp = Blueprint("scan_api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)

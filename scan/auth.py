@@ -4,7 +4,7 @@ The scanner's API calls are guarded by ``scanner_required``, which gives the vie
 ``Scanner`` (``current_scanner()``): the label its rows are recorded by, the unit path it may
 act in, and for a device its id and the one meeting it may be limited to. A request with
 ``Authorization: Bearer`` is decided by its token alone, never by a session cookie that came
-along; it needs no CSRF token (``qrservice.accounts`` skips the check for such requests and
+along; it needs no CSRF token (``qrservice.org.accounts`` skips the check for such requests and
 refuses them everywhere but the views marked here). A refused token answers 401 JSON with a
 fixed reason, never a redirect.
 """
@@ -21,9 +21,10 @@ from flask import g, jsonify
 from flask_login import current_user
 
 from qrservice import db
-from qrservice.accounts import accepts_bearer, bearer_token, login_manager
 from qrservice.audit import Actor
-from qrservice.devices import (
+from qrservice.models import Meeting, User
+from qrservice.org.accounts import accepts_bearer, bearer_token, login_manager
+from qrservice.org.devices import (
     DeviceRefused,
     device_for_token,
     device_label,
@@ -32,10 +33,8 @@ from qrservice.devices import (
     token_refusal_message,
     touch,
 )
-from qrservice.models import Meeting, User
 from qrservice.timeutil import utcnow
-
-from .checkin import OFFLINE_GRACE
+from scan.checkin import OFFLINE_GRACE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

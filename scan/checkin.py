@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
-from qrservice.meetings import INSERT_ATTENDANCE, award_attendance_points
+from qrservice.life.meetings import INSERT_ATTENDANCE, award_attendance_points
 from qrservice.models import Attendance, Card, Meeting, Member, Unit
 from qrservice.timeutil import shifted, utcnow
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from qrservice.meetings import expected_filter
+from qrservice.life.meetings import expected_filter
 from qrservice.models import Attendance, Card, Meeting, Member, Unit
 
 #: How many hex digits of the SHA-256 of a card's token the list carries.

@@ -31,10 +31,14 @@ from sqlalchemy import bindparam, select
 from cards.qr import encode, to_png, to_svg
 from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
-from qrservice.accounts import can_see_member, can_see_unit, csrf, limiter, officer_required
 from qrservice.audit import Actor
 from qrservice.audit_sentences import months_from
-from qrservice.issuance import (
+from qrservice.life.meetings import open_meetings_for
+from qrservice.life.standing import member_standing
+from qrservice.life.views.meetings import attendance_status_names
+from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
+from qrservice.org.accounts import can_see_member, can_see_unit, csrf, limiter, officer_required
+from qrservice.org.issuance import (
     CardRefused,
     branch_of,
     card_view,
@@ -42,14 +46,9 @@ from qrservice.issuance import (
     resolve_card,
     try_pin,
 )
-from qrservice.meetings import open_meetings_for
-from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
 from qrservice.signing_keys import key_ring
-from qrservice.standing import member_standing
 from qrservice.timeutil import local_time, utcnow
-from qrservice.views.meetings import attendance_status_names
-
-from .checkin import MeetingNotFound, redeem
+from scan.checkin import MeetingNotFound, redeem
 
 bp = Blueprint("scan", __name__, static_folder="static", static_url_path="/scan/static")
 

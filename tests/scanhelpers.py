@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from qrservice import db
 from qrservice.audit import Actor
-from qrservice.issuance import active_card, reissue_card, revoke_card
-from qrservice.meetings import MeetingFields, create_meeting, open_checkin
+from qrservice.life.meetings import MeetingFields, create_meeting, open_checkin
 from qrservice.models import Meeting, Member, Unit
+from qrservice.org.issuance import active_card, reissue_card, revoke_card
 from qrservice.signing_keys import key_ring
 from qrservice.timeutil import utcnow
 

@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from cards.tokens import sign_meeting
 from qrservice import access, db
-from qrservice.accounts import create_user
 from qrservice.audit import Actor
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
-from qrservice.devices import create_device
-from qrservice.issuance import active_card, set_new_pin
 from qrservice.models import Member, Unit, User
+from qrservice.org.accounts import create_user
+from qrservice.org.devices import create_device
+from qrservice.org.issuance import active_card, set_new_pin
 from qrservice.signing_keys import key_ring
 from tests.scanhelpers import new_meeting, open_meeting_id
 

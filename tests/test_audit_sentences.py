@@ -13,8 +13,8 @@ from sqlalchemy import select
 from qrservice import db
 from qrservice.audit import Actor, record
 from qrservice.audit_sentences import _sentences, audit_trail, describe_event, load_names
-from qrservice.issuance import reissue_card
 from qrservice.models import AuditEvent, Member, User
+from qrservice.org.issuance import reissue_card
 from qrservice.signing_keys import key_ring
 from tests.scanhelpers import card_url_of, open_meeting_id
 

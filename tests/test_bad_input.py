@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from qrservice import db
-from qrservice.meetings import MeetingError, MeetingFields, check_fields
+from qrservice.life.meetings import MeetingError, MeetingFields, check_fields
 from qrservice.models import Attendance, Meeting, Member, Unit
 from tests.scanhelpers import card_url_of, member_in_branch, nonce, open_meeting_id
 

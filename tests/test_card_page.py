@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from cards.tokens import sign_meeting
 from qrservice import db
-from qrservice.issuance import active_card, set_new_pin
 from qrservice.models import Attendance, Member
+from qrservice.org.issuance import active_card, set_new_pin
 from qrservice.signing_keys import key_ring
 from tests.conftest import make_app
 from tests.scanhelpers import card_url_of, member_id, open_meeting_id

@@ -17,8 +17,8 @@ from qrservice import create_app, db
 from qrservice.audit import Actor
 from qrservice.cli import main
 from qrservice.config import ConfigError
-from qrservice.issuance import active_card, issue_card
 from qrservice.models import Card, Member, Unit
+from qrservice.org.issuance import active_card, issue_card
 from qrservice.signing_keys import key_ring
 from tests.cards.pdfcheck import pdf_text, rasterise_pdf
 from tests.scanhelpers import card_url_of, member_id, nonce, open_meeting_id
@@ -98,7 +98,7 @@ def test_issuing_at_the_same_moment_yields_one_card_version(app, data_dir):
     with app.app_context():
         s = db.session()
         unit = s.scalar(select(Unit).where(Unit.code == "B02-G1"))
-        from qrservice.members import clean_member, create_member
+        from qrservice.org.members import clean_member, create_member
 
         raw = {"number": "90000010", "name": "并发", "gender": "female",
                "joined_on": "2020-01-01", "status": "full", "unit": "B02-G1"}  # fmt: skip

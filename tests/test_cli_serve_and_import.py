@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from qrservice import db
 from qrservice.cli import main
-from qrservice.issuance import active_card
 from qrservice.models import Member, Unit
+from qrservice.org.issuance import active_card
 from tests.conftest import make_app
 
 

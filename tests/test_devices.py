@@ -15,8 +15,8 @@ from sqlalchemy import event, func, select, update
 
 from qrservice import db
 from qrservice.audit import Actor
-from qrservice.devices import PAIRING_ALPHABET, create_device, new_pairing_code, revoke_device
 from qrservice.models import Attendance, AuditEvent, Meeting, Member, ScannerDevice, Unit
+from qrservice.org.devices import PAIRING_ALPHABET, create_device, new_pairing_code, revoke_device
 from qrservice.timeutil import utcnow
 from scan.lists import card_digest
 from tests.conftest import make_app

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select, update
 
-from qrservice import db, members_io
-from qrservice.accounts import create_user
+from qrservice import db
 from qrservice.audit import Actor
-from qrservice.members import hash_national_id
 from qrservice.models import AuditEvent, Member, Unit
-from qrservice.views import members_io as views
+from qrservice.org import members_io
+from qrservice.org.accounts import create_user
+from qrservice.org.members import hash_national_id
+from qrservice.org.views import members_io as views
 from tests.conftest import make_app
 from tests.scanhelpers import card_url_of, nonce, open_meeting_id
 
@@ -241,7 +242,7 @@ def test_apply_plans_without_the_write_lock_while_check_ins_go_on(app, data_dir,
         seen.append(answer.status_code)
         return real(*args, **kwargs)
 
-    import qrservice.views.members_io as view_module
+    import qrservice.org.views.members_io as view_module
 
     original = view_module.members_io.plan_checked
     view_module.members_io.plan_checked = plan_while_checking_in

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from qrservice import db
-from qrservice.members import hash_national_id, normalise_national_id
 from qrservice.models import AuditEvent, Member
+from qrservice.org.members import hash_national_id, normalise_national_id
 
 VALID_ID = "11010519491231002X"
 

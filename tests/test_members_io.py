@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from qrservice import models  # noqa: F401  (registers the tables on Base.metadata)
 from qrservice.audit import Actor
 from qrservice.db import Base, make_engine
-from qrservice.members import create_unit, hash_national_id
-from qrservice.members_io import (
+from qrservice.models import AuditEvent, Member, Unit
+from qrservice.org.members import create_unit, hash_national_id
+from qrservice.org.members_io import (
     ROW,
     CheckedImport,
     ImportFileError,
@@ -36,7 +37,6 @@ from qrservice.members_io import (
     read_table,
     write_plan,
 )
-from qrservice.models import AuditEvent, Member, Unit
 
 TODAY = date(2026, 11, 21)
 KEY = "test-id-hash-key"
@@ -603,7 +603,7 @@ def test_a_sheet_that_declares_too_small_a_dimension_is_read_whole():
 
 
 def test_reading_a_slow_sheet_stops_at_the_time_limit(monkeypatch):
-    monkeypatch.setattr("qrservice.members_io.MAX_READ_SECONDS", -1.0)
+    monkeypatch.setattr("qrservice.org.members_io.MAX_READ_SECONDS", -1.0)
     with pytest.raises(ImportFileError, match="too long"):
         read_table(xlsx_bytes([ROW_A]), "members.xlsx")
 

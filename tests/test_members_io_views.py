@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from qrservice import db
-from qrservice.accounts import create_user
 from qrservice.audit import Actor
-from qrservice.members_io import ROW, plan_import, read_table
 from qrservice.models import AuditEvent, Member, Unit
+from qrservice.org.accounts import create_user
+from qrservice.org.members_io import ROW, plan_import, read_table
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "members-sample.csv"
 TOKEN_ACTION = re.compile(r'action="/members/import/([A-Za-z0-9_-]{32})/apply"')

@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from qrservice import db
-from qrservice.issuance import active_card
 from qrservice.models import AuditEvent, Card
+from qrservice.org.issuance import active_card
 from qrservice.timeutil import utcnow
 from tests.scanhelpers import member_id
 from tests.test_card_page import DRIFTED, EN, give_pin, path_of

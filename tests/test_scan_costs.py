@@ -117,7 +117,7 @@ def sqlite_app(app):
 
 
 def test_expected_members_are_found_by_unit_not_by_walking_every_active_member(sqlite_app):
-    from qrservice.meetings import _statements, path_end
+    from qrservice.life.meetings import _statements, path_end
 
     statement = _statements("sqlite")["expected_count"]
     plan = query_plan(sqlite_app, statement, path="/1/2/", path_end=path_end("/1/2/"), unit_id=2)
@@ -127,7 +127,7 @@ def test_expected_members_are_found_by_unit_not_by_walking_every_active_member(s
 
 
 def test_open_meetings_of_a_member_are_found_by_unit(sqlite_app):
-    from qrservice.meetings import _OPEN_MEETINGS_OF_UNITS
+    from qrservice.life.meetings import _OPEN_MEETINGS_OF_UNITS
 
     plan = query_plan(sqlite_app, _OPEN_MEETINGS_OF_UNITS, units=[2, 5, 6])
     assert "ix_meeting_unit_id_status" in plan, plan

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from qrservice import db, members_io
+from qrservice import db
 from qrservice.models import AuditEvent, Card
+from qrservice.org import members_io
 from tests.conftest import make_app
 from tests.scanhelpers import card_url_of, nonce, open_meeting_id
 

@@ -43,8 +43,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .audit import Actor, event_values, record
-from .members import (
+from qrservice.audit import Actor, event_values, record
+from qrservice.models import AuditEvent, Member, Unit
+from qrservice.org.members import (
     FORMULA_PREFIXES,
     MEMBER_FIELDS,
     MemberError,
@@ -56,8 +57,7 @@ from .members import (
     member_columns,
     member_values,
 )
-from .models import AuditEvent, Member, Unit
-from .timeutil import utcnow
+from qrservice.timeutil import utcnow
 
 MAX_ROWS = 20000
 MAX_BYTES = 10 * 1024 * 1024

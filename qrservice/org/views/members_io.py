@@ -37,11 +37,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 
-from .. import db, members_io
-from ..accounts import organiser_required
-from ..audit import Actor, record
-from ..audit_sentences import field_names
-from ..members_io import (
+from qrservice import db
+from qrservice.audit import Actor, record
+from qrservice.audit_sentences import field_names
+from qrservice.org import members_io
+from qrservice.org.accounts import organiser_required
+from qrservice.org.members_io import (
     CheckedImport,
     ImportFileError,
     ImportRejected,

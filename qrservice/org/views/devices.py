@@ -27,11 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from cards.qr import encode, to_svg
-
-from .. import db
-from ..accounts import can_see_unit, officer_required
-from ..audit import Actor
-from ..devices import (
+from qrservice import db
+from qrservice.audit import Actor
+from qrservice.life.meetings import meeting_time_problem
+from qrservice.models import Meeting, ScannerDevice, Unit
+from qrservice.org.accounts import can_see_unit, officer_required
+from qrservice.org.devices import (
     PAIRING_TTL,
     DeviceError,
     check_fields,
@@ -44,10 +45,8 @@ from ..devices import (
     revoke_device,
     scans_of,
 )
-from ..meetings import meeting_time_problem
-from ..members import units_in_scope
-from ..models import Meeting, ScannerDevice, Unit
-from ..timeutil import from_local, utcnow
+from qrservice.org.members import units_in_scope
+from qrservice.timeutil import from_local, utcnow
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 

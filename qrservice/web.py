@@ -1,4 +1,4 @@
-"""Web views, one blueprint per area, and what every page shares (errors, language, headers)."""
+"""What every page shares: the blueprints registered, errors, language, headers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
-from ..db import MAX_ID
-from ..i18n import LANGUAGE_NAMES
-from ..timeutil import LOCAL_OFFSET
+from qrservice.db import MAX_ID
+from qrservice.i18n import LANGUAGE_NAMES
+from qrservice.timeutil import LOCAL_OFFSET
 
 
 class RowIdConverter(IntegerConverter):
@@ -24,15 +24,15 @@ class RowIdConverter(IntegerConverter):
 
 
 def init_app(app: Flask) -> None:
+    from qrservice.life.views import meetings
+    from qrservice.org.views import auth, cards, devices, members, members_io, units, users
     from scan import api as scan_api
     from scan import views as scan_views
-
-    from . import auth, cards, devices, meetings, members, members_io, org, users
 
     # Every <int:...> of every blueprint is a row id: one converter bounds them all, so that a
     # number past what the database holds is a 404, never a driver's OverflowError.
     app.url_map.converters["int"] = RowIdConverter
-    for module in (auth, org, members, users, members_io, cards, meetings, devices, scan_views,
+    for module in (auth, units, members, users, members_io, cards, meetings, devices, scan_views,
                    scan_api):  # fmt: skip
         app.register_blueprint(module.bp)
 

@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from .audit import Actor, record
-from .models import Member, Unit
-from .timeutil import utcnow
+from qrservice.audit import Actor, record
+from qrservice.models import Member, Unit
+from qrservice.timeutil import utcnow
 
 #: Fields of a member as the forms, imports and exports name them, in export order.
 MEMBER_FIELDS = (

@@ -26,12 +26,13 @@ from flask_login import current_user
 
 from cards.layouts import LAYOUTS, LayoutError
 from cards.qr import to_png, to_svg
-
-from .. import db
-from ..accounts import can_see_unit, organiser_required
-from ..audit import Actor
-from ..audit_sentences import card_reason
-from ..issuance import (
+from qrservice import db
+from qrservice.audit import Actor
+from qrservice.audit_sentences import card_reason
+from qrservice.confirm import ask_to_confirm, confirmed
+from qrservice.models import Card, Member, Unit
+from qrservice.org.accounts import can_see_unit, organiser_required
+from qrservice.org.issuance import (
     CardError,
     SheetChoice,
     active_card,
@@ -51,12 +52,10 @@ from ..issuance import (
     sheet_card_ids,
     sheet_letters,
 )
-from ..members import units_in_scope
-from ..models import Card, Member, Unit
-from ..signing_keys import key_ring
-from .confirm import ask_to_confirm, confirmed
-from .members import member_or_404
-from .org import unit_label
+from qrservice.org.members import units_in_scope
+from qrservice.org.views.members import member_or_404
+from qrservice.org.views.units import unit_label
+from qrservice.signing_keys import key_ring
 
 REISSUE_REASONS = ("lost", "damaged", "copied", "other")
 

@@ -16,9 +16,9 @@ from sqlalchemy import and_, bindparam, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from .audit import Actor, record
-from .models import MEETING_KINDS, Attendance, Meeting, Member, PointsEntry, Unit
-from .timeutil import shifted, utcnow
+from qrservice.audit import Actor, record
+from qrservice.models import MEETING_KINDS, Attendance, Meeting, Member, PointsEntry, Unit
+from qrservice.timeutil import shifted, utcnow
 
 #: Attendance that counts as having taken part.
 ATTENDED = ("present", "late", "made_up")

@@ -9,12 +9,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import db
-from ..accounts import can_edit_member, can_see_member, officer_required, organiser_required
-from ..audit import Actor
-from ..audit_sentences import actor_name, audit_trail, end_reason_text
-from ..issuance import card_history
-from ..members import (
+from qrservice import db
+from qrservice.audit import Actor
+from qrservice.audit_sentences import actor_name, audit_trail, end_reason_text
+from qrservice.confirm import ask_to_confirm, confirmed
+from qrservice.models import MEMBER_STATUSES, AuditEvent, Member
+from qrservice.org.accounts import (
+    can_edit_member,
+    can_see_member,
+    officer_required,
+    organiser_required,
+)
+from qrservice.org.issuance import card_history
+from qrservice.org.members import (
     MemberError,
     MemberFilter,
     clean_member,
@@ -26,8 +33,6 @@ from ..members import (
     units_in_scope,
     update_member,
 )
-from ..models import MEMBER_STATUSES, AuditEvent, Member
-from .confirm import ask_to_confirm, confirmed
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 

@@ -18,8 +18,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from .. import db
-from ..accounts import (
+from qrservice import db
+from qrservice.i18n import LANG_COOKIE, LANGUAGE_NAMES
+from qrservice.org.accounts import (
     SESSION_KEY,
     AccountError,
     authenticate,
@@ -29,7 +30,6 @@ from ..accounts import (
     officer_required,
     start_session,
 )
-from ..i18n import LANG_COOKIE, LANGUAGE_NAMES
 
 bp = Blueprint("auth", __name__)
 

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from .dues import DuesStatus, dues_status, months_between
-from .meetings import ATTENDED
-from .models import Attendance, Meeting, Member, PointsEntry
+from qrservice.life.dues import DuesStatus, dues_status, months_between
+from qrservice.life.meetings import ATTENDED
+from qrservice.models import Attendance, Meeting, Member, PointsEntry
 
 YELLOW_MONTHS = 3
 RED_MONTHS = 6

@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from cards.qr import QRMatrix
 from cards.tokens import KeyRing, TokenError, card_url, sign_card, verify_card
-
-from .audit import Actor, record
-from .models import CARD_REASONS, Card, Member, Unit
-from .timeutil import utcnow
+from qrservice.audit import Actor, record
+from qrservice.models import CARD_REASONS, Card, Member, Unit
+from qrservice.timeutil import utcnow
 
 if TYPE_CHECKING:
     from cards.pdf import CardFace, Letter
@@ -194,7 +193,7 @@ def kept_code(card: Card, base_url: str) -> QRMatrix:
     holds the lock it is not kept (the next view keeps it) rather than waited for. ``card`` is
     not changed, so the request's own session stays a reader.
     """
-    from . import db
+    from qrservice import db
 
     url = card_url(base_url, card.token)
     if card.qr is not None and card.qr_url == url:
@@ -545,8 +544,7 @@ def keep_codes_batched(card_ids: Sequence[int], base_url: str, processes: int | 
     transaction of their own (``db.write_transaction``: it waits a bounded time for its turn).
     """
     from cards.pdf import card_codes  # the error level suits the code's printed size
-
-    from . import db
+    from qrservice import db
 
     made = 0
     for ids in _batches(card_ids):
@@ -599,8 +597,7 @@ def iter_sheet_cards(
     (nothing is open between chunks, nor while the caller draws). A card reissued or revoked
     since it was chosen is left out; ``printed`` collects the ids of those given."""
     from cards.pdf import CardFace
-
-    from . import db
+    from qrservice import db
 
     for ids in _batches(card_ids):
         with db.new_session() as s:

@@ -9,10 +9,10 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import db
-from ..accounts import officer_required
-from ..members import units_in_scope
-from ..models import Member, Unit
+from qrservice import db
+from qrservice.models import Member, Unit
+from qrservice.org.accounts import officer_required
+from qrservice.org.members import units_in_scope
 
 bp = Blueprint("org", __name__)
 

@@ -9,11 +9,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import db
-from ..accounts import AccountError, can_see_unit, create_user, organiser_required, set_active
-from ..audit import Actor
-from ..members import units_in_scope
-from ..models import User
+from qrservice import db
+from qrservice.audit import Actor
+from qrservice.models import User
+from qrservice.org.accounts import (
+    AccountError,
+    can_see_unit,
+    create_user,
+    organiser_required,
+    set_active,
+)
+from qrservice.org.members import units_in_scope
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 

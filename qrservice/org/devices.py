@@ -22,9 +22,9 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from .audit import Actor, record
-from .models import Attendance, AuditEvent, Meeting, ScannerDevice, Unit
-from .timeutil import utcnow
+from qrservice.audit import Actor, record
+from qrservice.models import Attendance, AuditEvent, Meeting, ScannerDevice, Unit
+from qrservice.timeutil import utcnow
 
 #: Letters and digits nobody confuses when reading a code aloud or off a screen (no 0/O, 1/I/L).
 PAIRING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from .audit import Actor, record
-from .models import DUES_METHODS, DuesPayment, Member
-from .timeutil import utcnow
+from qrservice.audit import Actor, record
+from qrservice.models import DUES_METHODS, DuesPayment, Member
+from qrservice.timeutil import utcnow
 
 RECEIPT_RE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 

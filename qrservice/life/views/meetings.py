@@ -11,11 +11,11 @@ from flask_login import current_user
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import contains_eager
 
-from .. import db
-from ..accounts import can_see_unit, officer_required
-from ..audit import Actor
-from ..audit_sentences import audit_trail
-from ..meetings import (
+from qrservice import db
+from qrservice.audit import Actor
+from qrservice.audit_sentences import audit_trail
+from qrservice.confirm import ask_to_confirm, confirmed
+from qrservice.life.meetings import (
     MeetingError,
     MeetingFields,
     close_checkin,
@@ -25,10 +25,10 @@ from ..meetings import (
     missing_members,
     open_checkin,
 )
-from ..members import units_in_scope
-from ..models import MEETING_KINDS, Attendance, AuditEvent, Meeting, Unit
-from ..timeutil import from_local, local_time, utcnow
-from .confirm import ask_to_confirm, confirmed
+from qrservice.models import MEETING_KINDS, Attendance, AuditEvent, Meeting, Unit
+from qrservice.org.accounts import can_see_unit, officer_required
+from qrservice.org.members import units_in_scope
+from qrservice.timeutil import from_local, local_time, utcnow
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 

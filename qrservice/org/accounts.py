@@ -37,10 +37,10 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import db
-from .audit import Actor, record
-from .models import ROLES, Member, OfficerSession, Unit, User
-from .timeutil import utcnow
+from qrservice import db
+from qrservice.audit import Actor, record
+from qrservice.models import ROLES, Member, OfficerSession, Unit, User
+from qrservice.timeutil import utcnow
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

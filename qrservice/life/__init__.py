@@ -1,0 +1,1 @@
+"""Organisational life: meetings and attendance, points, dues, a member's standing."""

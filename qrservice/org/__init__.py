@@ -1,0 +1,1 @@
+"""The organisation: units, members, officers and their logins, cards, scanner devices."""

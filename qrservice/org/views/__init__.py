@@ -1,0 +1,1 @@
+"""Web pages of the organisation area, one blueprint per page group."""
