@@ -195,7 +195,7 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
                 )
 
     def member_rows() -> Iterator[tuple]:
-        for mid, group_id, index, active, joined, dues in members:
+        for mid, group_id, index, active, joined, _dues in members:
             floating = rng.random() < 0.02
             host = None
             if floating and len(branches) > 1:
@@ -213,7 +213,7 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
                 "深圳" if floating else None,
                 sql_date(today - timedelta(days=200)) if floating else None,
                 host,
-                dues,
+                None,
                 int(active),
                 None if active else sql_date(today - timedelta(days=30)),
                 created,
@@ -224,9 +224,16 @@ def build(data_dir: Path, n_members: int, *, encode_codes: bool = False, seed: i
         conn,
         "member",
         "id, number, name, gender, phone, joined_on, status, unit_id, floating, "
-        "floating_location, floating_since, host_unit_id, dues_monthly_fen, active, left_on, "
+        "floating_location, floating_since, host_unit_id, dues_from, active, left_on, "
         "created_at, updated_at",
         member_rows(),
+    )
+
+    _insert(
+        conn,
+        "dues_rate",
+        "member_id, effective_from, amount_fen, recorded_by, recorded_at",
+        ((mid, "2000-01-01", dues, "bench", created) for mid, *_r, dues in members),
     )
 
     def card_rows() -> Iterator[tuple]:

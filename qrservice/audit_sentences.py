@@ -367,6 +367,20 @@ def _sentences() -> dict[str, Sentence]:
         "device.pair": simple(_("%(subject)s was paired with a browser")),
         "device.revoke": simple(_("%(actor)s revoked %(subject)s")),
         "device.refused": simple(_("%(subject)s was refused: its access has ended")),
+        # The organisation and its units.
+        "org.create": lambda actor, subject, b, a, n: _(
+            "%(actor)s set up the organisation %(name)s", actor=actor, name=a.get("name", "?")
+        ),
+        # Officers.
+        # Meetings and attendance.
+        # Dues.
+        "dues.rate": lambda actor, subject, b, a, n: _(
+            "%(actor)s set the monthly dues of %(member)s to %(amount)s yuan from %(month)s",
+            actor=actor,
+            member=subject,
+            amount="%.2f" % (int(a.get("amount_fen", 0)) / 100),
+            month=value_text("first_month", a.get("from")),
+        ),  # fmt: skip
     }
 
 

@@ -500,5 +500,17 @@ def _reachable_host(host: str) -> str:
         return "127.0.0.1"
 
 
+def _add_area_commands() -> None:
+    from qrservice.life import attendance_commands, dues_commands, meeting_commands
+    from qrservice.org import officer_commands, unit_commands
+
+    for module in (unit_commands, officer_commands, meeting_commands, attendance_commands,
+                   dues_commands):  # fmt: skip
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_add_area_commands()
+
 if __name__ == "__main__":
     sys.exit(main())

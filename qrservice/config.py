@@ -50,8 +50,6 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         #: summary (also the full name, this year's attendance, points, dues and warnings).
         "CARD_PRIVACY": "minimal",
         "MEMBERS_PER_PAGE": 25,
-        #: The first month dues are tracked in this system (earlier months never count as owed).
-        "DUES_TRACKED_FROM": "2025-12-01",
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "IMPORT_MAX_ROWS": 20000,
         #: An officer's login ends after this long without a request, and this long after it began.

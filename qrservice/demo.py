@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from cards.tokens import KeyRing
 from qrservice.audit import Actor
-from qrservice.life.dues import add_months, month_start, record_payment
+from qrservice.life.dues import add_months, month_start, record_payment, set_dues_rate
 from qrservice.life.meetings import MeetingFields, close_checkin, create_meeting, open_checkin
 from qrservice.models import Attendance, Member, PointsEntry, Unit
 from qrservice.org.accounts import create_user
 from qrservice.org.issuance import issue_cards
 from qrservice.org.members import clean_member, create_member, create_unit
+from qrservice.org.organisation import create_organisation
 from qrservice.timeutil import from_local, utcnow
 
 #: Published demo logins (the README lists them); never used outside the demo.
@@ -72,6 +73,7 @@ def build_demo(
     """
     rng = random.Random(20260701)
     actor = Actor.system("demo")
+    create_organisation(s, actor, "示范党委", add_months(month_start(today), -12))
     committee = create_unit(s, actor, kind="committee", name="示范党委", code="C01", parent=None)
     create_user(
         s, actor, username=ORGANISER[0], password=ORGANISER[1], role="organiser",
@@ -155,8 +157,10 @@ def _organisational_life(
     by_number = {m.number: m for m in members}
     away_months[by_number[DRIFTED].id] = 7
     away_months[by_number[SLIPPING].id] = 4
+    rates = {}
     for m in members:
-        m.dues_monthly_fen = rng.choice((200, 500, 800, 1000, 1500, 2000, 3000))
+        rates[m.id] = rng.choice((200, 500, 800, 1000, 1500, 2000, 3000))
+        set_dues_rate(s, actor, m, add_months(month_start(today), -12), rates[m.id])
 
     meetings = attendance_rows = 0
     first_month = add_months(month_start(today), -12)
@@ -184,7 +188,7 @@ def _organisational_life(
                     s, rng, actor, unit, kind, title, points, starts, away_months, now
                 )
                 meetings += 1
-    _points_and_dues(s, rng, actor, members, away_months, today)
+    _points_and_dues(s, rng, actor, members, away_months, today, rates)
     _meeting_open_now(s, rng, actor, branches[0], now)
     return {"meetings": meetings + 1, "attendance": attendance_rows}
 
@@ -233,7 +237,7 @@ def _past_meeting(
 
 def _points_and_dues(
     s: Session, rng: random.Random, actor: Actor, members: list[Member],
-    away_months: dict[int, int], today: date,
+    away_months: dict[int, int], today: date, rates: dict[int, int],
 ) -> None:  # fmt: skip
     receipt = 0
     last_month = add_months(month_start(today), -1)
@@ -256,7 +260,7 @@ def _points_and_dues(
             receipt += 1
             record_payment(
                 s, actor, member, first_month=month, months=span,
-                amount_fen=(member.dues_monthly_fen or 0) * span,
+                amount_fen=rates[member.id] * span,
                 method=rng.choice(("cash", "transfer", "online")),
                 receipt_no=f"DF{today.year}{receipt:05d}", paid_on=add_months(month, span - 1),
             )  # fmt: skip

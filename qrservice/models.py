@@ -27,6 +27,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from qrservice.db import Base
 
 UNIT_KINDS = ("committee", "branch", "group")
+#: Offices held in a unit: the branch committee (支委) and a group's leader.
+UNIT_ROLES = (
+    "secretary",  # 书记
+    "deputy_secretary",  # 副书记
+    "organisation",  # 组织委员
+    "publicity",  # 宣传委员
+    "discipline",  # 纪检委员
+    "committee_member",  # 其他支委
+    "group_leader",  # 党小组组长
+)
 MEMBER_STATUSES = ("full", "probationary")
 GENDERS = ("male", "female")
 ROLES = ("organiser", "secretary")
@@ -34,6 +44,20 @@ ROLES = ("organiser", "secretary")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Organisation(Base):
+    """The organisation this installation serves: one row, made by ``init-org`` (or the demo)."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Its name as printed on cards and reports, e.g. 示范党委.
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    #: The first month dues are tracked (first day); earlier months are never owed.
+    dues_tracked_from: Mapped[date] = mapped_column(Date, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
 class Unit(Base):
@@ -55,6 +79,8 @@ class Unit(Base):
     #: Materialised path of ids, "/1/4/9/": a subtree is every unit whose path starts with it.
     path: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: When it was closed (no members or open meetings left); None while in use.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.code")
@@ -95,8 +121,9 @@ class Member(Base):
     host_unit_id: Mapped[int | None] = mapped_column(
         ForeignKey("unit.id", ondelete="SET NULL"), nullable=True, index=True
     )
-    #: Monthly dues in fen (1/100 yuan), set by the branch; None until set.
-    dues_monthly_fen: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: First month whose dues are owed (first day); None: the month joined. The
+    #: organisation's tracking start still applies when it is later.
+    dues_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     #: False once the member has left; the record stays for history.
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, index=True)
     left_on: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -129,6 +156,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Set by a reset to a temporary password: the next login must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     unit: Mapped[Unit] = relationship()
 
@@ -147,6 +179,36 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class UnitRole(Base):
+    """An office a member holds in a unit: a branch committee member (支委) or a group leader.
+
+    A branch committee meeting (支委会) expects the branch's office holders, not the branch.
+    """
+
+    __tablename__ = "unit_role"
+    __table_args__ = (
+        CheckConstraint(_in("role", UNIT_ROLES), name="role"),
+        UniqueConstraint("unit_id", "member_id", "role", name="uq_unit_role_unit_member_role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: One of UNIT_ROLES.
+    role: Mapped[str] = mapped_column(String(24), nullable=False)
+    #: When the office was taken up, if known.
+    since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
+    member: Mapped[Member] = relationship()
 
 
 class OfficerSession(Base):
@@ -271,9 +333,34 @@ MEETING_KINDS = (
     "volunteer",  # 志愿服务
     "other",
 )
-MEETING_STATUSES = ("scheduled", "open", "closed")
+MEETING_STATUSES = ("scheduled", "open", "closed", "cancelled")
+PLAN_REPEATS = ("once", "monthly", "quarterly")
 ATTENDANCE_STATUSES = ("present", "late", "excused", "absent", "made_up", "visitor", "undone")
 CHECKIN_VIAS = ("scan", "screen_code", "remote", "manual", "offline", "closing", "leave")
+
+
+class MeetingPlan(Base):
+    """Meetings made in one step: one repeated monthly or quarterly, or the same meeting for
+    every branch under a committee. Each meeting stays a meeting of its own."""
+
+    __tablename__ = "meeting_plan"
+    __table_args__ = (CheckConstraint(_in("repeat", PLAN_REPEATS), name="repeat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The unit it was made for: a branch or group, or a committee for all its branches.
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    #: once, monthly or quarterly.
+    repeat: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: How many times it repeats (1 for once).
+    occurrences: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
 
 
 class Meeting(Base):
@@ -311,10 +398,18 @@ class Meeting(Base):
     points: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     #: How long an on-screen code stays valid, in seconds (longer for remote meetings).
     screen_code_ttl: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
-    #: scheduled, open (check-in running) or closed (absences recorded, points awarded).
+    #: scheduled, open (check-in running), closed (absences recorded, points awarded) or
+    #: cancelled (expects no one, counts for nothing).
     status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     opened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    cancelled_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: The plan it was made by, if any.
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meeting_plan.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     created_by: Mapped[str] = mapped_column(String(80), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
@@ -356,6 +451,29 @@ class Attendance(Base):
 
     meeting: Mapped[Meeting] = relationship()
     member: Mapped[Member] = relationship()
+
+
+class AttendanceCorrection(Base):
+    """An officer's correction of one attendance record after the meeting: who, when, why."""
+
+    __tablename__ = "attendance_correction"
+    __table_args__ = (
+        CheckConstraint(_in("from_status", ATTENDANCE_STATUSES), name="from_status"),
+        CheckConstraint(_in("to_status", ATTENDANCE_STATUSES), name="to_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(
+        ForeignKey("attendance.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    from_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: Why, in the officer's words (required).
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    corrected_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    corrected_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    attendance: Mapped[Attendance] = relationship()
 
 
 POINTS_KINDS = ("attendance", "award", "deduction", "correction")
@@ -405,10 +523,61 @@ class DuesPayment(Base):
     months: Mapped[int] = mapped_column(Integer, nullable=False)
     amount_fen: Mapped[int] = mapped_column(Integer, nullable=False)
     method: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: Unique for ever: a voided payment keeps its receipt number.
     receipt_no: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
     paid_on: Mapped[date] = mapped_column(Date, nullable=False)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: A payment is never deleted: a mistaken one is voided, with who and why.
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DuesRate(Base):
+    """A member's monthly dues from a month on; the newest one not after a month applies."""
+
+    __tablename__ = "dues_rate"
+    __table_args__ = (
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        UniqueConstraint("member_id", "effective_from", name="uq_dues_rate_member_month"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: First month it applies to (first day).
+    effective_from: Mapped[date] = mapped_column(Date, nullable=False)
+    #: Monthly amount in fen (1/100 yuan).
+    amount_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class DuesExemption(Base):
+    """Months in which a member owes no dues (免交), with the reason; voided, never deleted."""
+
+    __tablename__ = "dues_exemption"
+    __table_args__ = (
+        CheckConstraint(
+            "last_month IS NULL OR last_month >= first_month", name="last_not_before_first"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: First and last month exempt (first days); no last month: until further notice.
+    first_month: Mapped[date] = mapped_column(Date, nullable=False)
+    last_month: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ScannerDevice(Base):

@@ -24,16 +24,16 @@ class RowIdConverter(IntegerConverter):
 
 
 def init_app(app: Flask) -> None:
-    from qrservice.life.views import meetings
-    from qrservice.org.views import auth, cards, devices, members, members_io, units, users
+    from qrservice.life.views import attendance, attention, dues, meetings
+    from qrservice.org.views import auth, cards, devices, members, members_io, setup, units, users
     from scan import api as scan_api
     from scan import views as scan_views
 
     # Every <int:...> of every blueprint is a row id: one converter bounds them all, so that a
     # number past what the database holds is a 404, never a driver's OverflowError.
     app.url_map.converters["int"] = RowIdConverter
-    for module in (auth, units, members, users, members_io, cards, meetings, devices, scan_views,
-                   scan_api):  # fmt: skip
+    for module in (auth, setup, units, members, users, members_io, cards, meetings, attendance,
+                   dues, attention, devices, scan_views, scan_api):  # fmt: skip
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -46,6 +46,7 @@ from qrservice.org.issuance import (
     resolve_card,
     try_pin,
 )
+from qrservice.org.organisation import current_organisation
 from qrservice.signing_keys import key_ring
 from qrservice.timeutil import local_time, utcnow
 from scan.checkin import MeetingNotFound, redeem
@@ -97,7 +98,8 @@ def _with_unlocked(response: Response, card: Card) -> Response:
 
 
 def _tracked_from() -> date:
-    return date.fromisoformat(current_app.config["DUES_TRACKED_FROM"])
+    org = current_organisation(db.session())
+    return org.dues_tracked_from if org else date.max
 
 
 def _viewer(card: Card) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
-from qrservice.models import DUES_METHODS, DuesPayment, Member
+from qrservice.models import DUES_METHODS, DuesPayment, DuesRate, Member
 from qrservice.timeutil import utcnow
 
 RECEIPT_RE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
@@ -106,4 +106,24 @@ def dues_status(s: Session, member: Member, today: date, tracked_from: date) -> 
         for i in range(max(0, months_between(start, this_month)))
         if add_months(start, i) not in covered
     )
-    return DuesStatus(member.dues_monthly_fen, max(covered) if covered else None, arrears)
+    rate = s.scalar(
+        select(DuesRate.amount_fen)
+        .where(DuesRate.member_id == member.id, DuesRate.effective_from <= this_month)
+        .order_by(DuesRate.effective_from.desc())
+        .limit(1)
+    )
+    return DuesStatus(rate, max(covered) if covered else None, arrears)
+
+
+def set_dues_rate(
+    s: Session, actor: Actor, member: Member, effective_from: date, amount_fen: int
+) -> DuesRate:
+    rate = DuesRate(
+        member_id=member.id, effective_from=month_start(effective_from), amount_fen=amount_fen,
+        recorded_by=actor.label, recorded_at=utcnow(),
+    )  # fmt: skip
+    s.add(rate)
+    s.flush()
+    record(s, actor, "dues.rate", "member", member.id, after={"from": rate.effective_from,
+           "amount_fen": amount_fen})  # fmt: skip
+    return rate

@@ -387,7 +387,6 @@ class MemberView:
     floating: bool
     floating_location: str | None
     joined_on: date
-    dues_monthly_fen: int | None
     unit_id: int
     host_unit_id: int | None
     unit: UnitView
@@ -410,7 +409,7 @@ _CARD_VIEW = (
     select(
         Card.id.label("card_id"), Card.version, Card.token, Card.status,
         Member.id.label("member_id"), Member.name, Member.number, Member.floating,
-        Member.floating_location, Member.joined_on, Member.dues_monthly_fen, Member.unit_id,
+        Member.floating_location, Member.joined_on, Member.unit_id,
         Member.host_unit_id, Unit.name.label("unit_name"), Unit.kind.label("unit_kind"),
         Unit.path.label("unit_path"), Unit.parent_id.label("unit_parent_id"),
         _parent.name.label("parent_name"), _parent.kind.label("parent_kind"),
@@ -440,7 +439,7 @@ def card_view(s: Session, ring: KeyRing, token: str) -> CardView:
         )
         member = MemberView(
             row.member_id, row.name, row.number, row.floating, row.floating_location,
-            row.joined_on, row.dues_monthly_fen, row.unit_id, row.host_unit_id, unit,
+            row.joined_on, row.unit_id, row.host_unit_id, unit,
         )  # fmt: skip
         card = CardView(row.card_id, row.member_id, row.version, row.token, row.status, member)
     _refuse_unless_active(card, token)
