@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
 from qrservice.models import Member, Unit
+from qrservice.tables import FORMULA_PREFIXES
 from qrservice.timeutil import utcnow
 
 #: Fields of a member as the forms, imports and exports name them, in export order.
@@ -40,7 +41,6 @@ NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 EARLIEST_JOINED = date(1921, 7, 1)
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 _GENDERS = {
     "male": "male",

@@ -31,13 +31,11 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import openpyxl
 from flask_babel import gettext as _
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -57,6 +55,7 @@ from qrservice.org.members import (
     member_columns,
     member_values,
 )
+from qrservice.tables import table_bytes
 from qrservice.timeutil import utcnow
 
 MAX_ROWS = 20000
@@ -77,7 +76,6 @@ ROW = "#row"
 ZIP_MAGIC = b"PK\x03\x04"
 #: Old binary Excel (.xls) and encrypted workbooks are OLE compound files.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)
@@ -847,53 +845,4 @@ def export_members(s: Session, scope: Unit, fmt: str, lang: str = "zh") -> bytes
         .order_by(Member.number)
     )
     rows = [_export_values(m, lang) for m in s.scalars(query)]
-    if fmt == "csv":
-        return _csv_bytes(export_headers(lang), rows)
-    if fmt == "xlsx":
-        return _xlsx_bytes(export_headers(lang), rows)
-    raise ValueError(f"unknown export format {fmt!r}")
-
-
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date | datetime):
-        return value.strftime("%Y-%m-%d")
-    text = str(value)
-    # A spreadsheet opening the file would run these as formulas (CSV injection).
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows([_csv_value(v) for v in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _xlsx_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("members")
-    for c, header in enumerate(headers, start=1):
-        sheet.column_dimensions[get_column_letter(c)].width = max(10, len(header) * 2 + 4)
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    sheet.append([_xlsx_cell(sheet, header, bold) for header in headers])
-    for row in rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _xlsx_cell(sheet: Any, value: Any, font: Font | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, date):
-        cell.number_format = "yyyy-mm-dd"
-    elif isinstance(value, str):
-        # Keep text text: openpyxl would store a leading "=" as a formula.
-        cell.data_type = "s"
-    if font is not None:
-        cell.font = font
-    return cell
+    return table_bytes(export_headers(lang), rows, fmt, "members")

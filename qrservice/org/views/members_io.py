@@ -50,6 +50,7 @@ from qrservice.org.members_io import (
     ImportStale,
     RowError,
 )
+from qrservice.tables import MIMETYPES
 
 bp = Blueprint("members_io", __name__)
 
@@ -65,7 +66,6 @@ CHECKED_SUFFIX = ".checked.json"
 APPLY_ATTEMPTS = 3
 #: A report shows at most this many rows of each table; the counts are always complete.
 SHOWN = 500
-MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx": members_io.XLSX_MIMETYPE}
 
 
 def _shown(value: Any) -> str:
