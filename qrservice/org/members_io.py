@@ -29,7 +29,7 @@ import time
 import warnings
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -127,6 +127,10 @@ class RowError:
     message: str
 
 
+#: Checks a list's header row (its cells as written): the errors, in row 1.
+HeaderCheck = Callable[[list[str]], list[RowError]]
+
+
 class ImportFileError(ValueError):
     """The file cannot be read as a member list; ``errors`` name the cells at fault, if any."""
 
@@ -167,13 +171,18 @@ class ImportRejected(ValueError):
 
 
 def read_table(
-    data: bytes, filename: str, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES
+    data: bytes,
+    filename: str,
+    max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
+    header_errors: HeaderCheck | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of a CSV or XLSX member list, keyed by the headers as written.
 
     Each row also holds its spreadsheet row number under ``ROW``. Blank rows are skipped.
     Raises ImportFileError for a file that cannot be read, an unknown or missing column, a
-    formula cell, or more than ``max_rows`` rows or ``max_bytes`` bytes.
+    formula cell, or more than ``max_rows`` rows or ``max_bytes`` bytes. Another kind of list
+    (the unit tree) gives its own ``header_errors``: header cells → errors in row 1.
     """
     if len(data) > max_bytes:
         raise ImportFileError(_("the file is larger than %(size)s", size=_size(max_bytes)))
@@ -189,7 +198,7 @@ def read_table(
         raise ImportFileError(_("the file is named .xlsx but is not an Excel workbook"))
     else:
         records = _csv_records(_decode(data))
-    return _rows(records, max_rows)
+    return _rows(records, max_rows, header_errors)
 
 
 def _size(n: int) -> str:
@@ -345,7 +354,9 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _rows(records: Iterator[tuple[int, list[Any]]], max_rows: int) -> list[dict[str, Any]]:
+def _rows(
+    records: Iterator[tuple[int, list[Any]]], max_rows: int, header_errors: HeaderCheck | None
+) -> list[dict[str, Any]]:
     header: list[str] | None = None
     rows: list[dict[str, Any]] = []
     for row, cells in records:
@@ -353,6 +364,10 @@ def _rows(records: Iterator[tuple[int, list[Any]]], max_rows: int) -> list[dict[
             continue
         if header is None:
             header = ["" if _blank(c) else str(c).strip() for c in cells]
+            if header_errors is not None:
+                if errors := header_errors(header):
+                    raise ImportFileError(_("the header row does not match the columns"), errors)
+                continue
             errors = _header_errors(header, letters=True)
             if errors:
                 raise ImportFileError(
