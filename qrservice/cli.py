@@ -117,7 +117,7 @@ def create_user_cmd(
     app = _app()
     _require_current_schema(app)
     try:
-        with db.transaction(app) as s:
+        with app.app_context(), db.transaction(app) as s:  # the app's ENV: password rules
             unit = s.scalar(select(Unit).where(Unit.code == unit_code))
             if unit is None:
                 raise AccountError("unit", f"no unit with code {unit_code!r}")
@@ -452,8 +452,11 @@ def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the app with gunicorn (sync workers, one per core)."""
     from gunicorn.app.base import BaseApplication
 
+    from qrservice.org.officer_commands import warn_of_published_passwords
+
     app = _app()
     _require_current_schema(app)
+    warn_of_published_passwords(app)
     db.engine_of(app).dispose()  # each worker opens its own connections
     if not _base_url_configured(app):
         # Printed and on-screen codes must point at where this server answers.

@@ -128,6 +128,10 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "users.index": ("GET", "/users/", None),
         "users.new": ("GET", "/users/new", None),
         "users.set_active": ("GET", f"/users/{r.secretary_id}/active?active=no", None),
+        "users.show": ("GET", f"/users/{r.secretary_id}", None),
+        "users.edit": ("GET", f"/users/{r.secretary_id}/edit", None),
+        # Without confirm=yes: the confirmation page, nothing reset.
+        "users.reset_password": ("POST", f"/users/{r.secretary_id}/reset-password", {}),
         "members.new": ("GET", "/members/new", None),
         "members.lookup_id": ("POST", "/members/lookup-id", {"national_id": "11010519491231002X"}),
         "members.edit": ("GET", f"/members/{r.member_id}/edit", None),

@@ -56,8 +56,8 @@ def test_a_password_change_ends_every_session_of_the_account(app):
     _login(laptop)
     response = laptop.post(
         "/account/password",
-        data={"current_password": SECRETARY_PASSWORD, "password": "a-new-secret-2026",
-              "password_confirm": "a-new-secret-2026"},
+        data={"current_password": SECRETARY_PASSWORD, "new_password": "a-new-secret-2026",
+              "new_password_confirm": "a-new-secret-2026"},
     )  # fmt: skip
     assert response.status_code == 302
     assert not _logged_in(phone)
@@ -77,8 +77,8 @@ def test_a_password_change_ends_every_session_of_the_account(app):
     ("current", "new", "confirm", "field"),
     [
         ("wrong-password", "a-new-secret-2026", "a-new-secret-2026", "current_password"),
-        (SECRETARY_PASSWORD, "a-new-secret-2026", "another-one-2026", "password_confirm"),
-        (SECRETARY_PASSWORD, "short", "short", "password"),
+        (SECRETARY_PASSWORD, "a-new-secret-2026", "another-one-2026", "new_password_confirm"),
+        (SECRETARY_PASSWORD, "short", "short", "new_password"),
     ],
 )
 def test_a_refused_password_change_names_the_field_and_keeps_the_session(
@@ -87,7 +87,7 @@ def test_a_refused_password_change_names_the_field_and_keeps_the_session(
     client = _login(app.test_client())
     response = client.post(
         "/account/password",
-        data={"current_password": current, "password": new, "password_confirm": confirm},
+        data={"current_password": current, "new_password": new, "new_password_confirm": confirm},
     )
     assert response.status_code == 422
     assert f'id="{field}-error"' in response.get_data(as_text=True)

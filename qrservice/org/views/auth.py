@@ -1,4 +1,5 @@
-"""Login, logout and the language switch."""
+"""Login, logout, an officer's own password (chosen after a reset before anything else) and
+the language switch."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ from flask_login import current_user, login_user, logout_user
 from qrservice import db
 from qrservice.i18n import LANG_COOKIE, LANGUAGE_NAMES
 from qrservice.org.accounts import (
+    MIN_PASSWORD,
     SESSION_KEY,
     AccountError,
     authenticate,
     change_password,
     end_session,
     limiter,
+    login_refusal,
     officer_required,
     start_session,
 )
@@ -60,17 +63,24 @@ def index() -> Any:
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def login() -> Any:
     if request.method == "POST":
-        user = authenticate(
-            db.session(), request.form.get("username", ""), request.form.get("password", "")
-        )
-        if user is not None:
+        username = request.form.get("username", "")
+        password = request.form.get("password", "")
+        user = authenticate(db.session(), username, password)
+        refusal = login_refusal(user, password) if user is not None else None
+        if user is not None and refusal is None:
             session.clear()  # nothing of a session from before the login is kept
             login_user(user)
             session[SESSION_KEY] = start_session(db.session(), user)
             session.permanent = True
+            if user.must_change_password:
+                flash(_("Your password was reset: choose your own password now."), "notice")
+                return redirect(url_for("auth.password"))
             return redirect(safe_next(request.args.get("next"), home()))
+        if refusal is not None:
+            flash(refusal, "error")
+            return render_template("login.html", username=username), 403
         flash(_("Wrong username or password."), "error")
-        return render_template("login.html", username=request.form.get("username", "")), 401
+        return render_template("login.html", username=username), 401
     return render_template("login.html", username="")
 
 
@@ -93,16 +103,22 @@ def password() -> Any:
         try:
             change_password(
                 db.session(), current_user, form.get("current_password", ""),
-                form.get("password", ""), form.get("password_confirm", ""),
+                form.get("new_password", ""), form.get("new_password_confirm", ""),
             )  # fmt: skip
         except AccountError as exc:
-            errors = {exc.field: exc.message}
-            return render_template("account/password.html", errors=errors), 422
+            return _password_form({exc.field: exc.message}), 422
         logout_user()
         session.clear()
         flash(_("Password changed. Log in again with the new password."), "notice")
         return redirect(url_for("auth.login"))
-    return render_template("account/password.html", errors={})
+    return _password_form({})
+
+
+def _password_form(errors: dict[str, str]) -> Any:
+    return render_template(
+        "account/password.html", errors=errors, forced=current_user.must_change_password,
+        min_password=MIN_PASSWORD,
+    )  # fmt: skip
 
 
 @bp.route("/lang/<code>")
