@@ -64,6 +64,9 @@ ROUTES: dict[str, frozenset[str]] = {
     "meetings.show": IN_SCOPE,
     "meetings.open_": IN_SCOPE,
     "meetings.close": IN_SCOPE,
+    "attendance.index": IN_SCOPE,
+    "attendance.correct": IN_SCOPE,
+    "attendance.reopen": IN_SCOPE,
     "scan.screen_code": IN_SCOPE,
     # Without a session the scanner page is the same shell for any meeting, naming nothing: a
     # paired phone's browser has no session and reads the meeting with its token.

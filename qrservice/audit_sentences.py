@@ -324,6 +324,18 @@ def _device_create(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any
              actor=actor, device=subject, unit=a.get("unit", "?"))  # fmt: skip
 
 
+def _attendance_correct(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    from qrservice.life.attendance import status_name  # on use: no import cycle via life
+
+    return _("%(actor)s corrected the attendance of %(member)s at %(meeting)s: %(before)s → "
+             "%(after)s (reason: %(why)s)", actor=actor, member=subject,
+             meeting=value_text("meeting", a.get("meeting", b.get("meeting")), n),
+             before=status_name(str(b.get("status", "?"))),
+             after=status_name(str(a.get("status", "?"))), why=a.get("why", "—"))  # fmt: skip
+
+
 def _sentences() -> dict[str, Sentence]:
     def simple(message: str) -> Sentence:
         # ``message`` is already translated; it names %(actor)s and %(subject)s.
@@ -391,6 +403,8 @@ def _sentences() -> dict[str, Sentence]:
             + ([_("every login of the account ended")] if "sessions_ended" in a else [])
         ),  # fmt: skip
         # Meetings and attendance.
+        "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
+        "attendance.correct": _attendance_correct,
         # Dues.
         "dues.rate": lambda actor, subject, b, a, n: _(
             "%(actor)s set the monthly dues of %(member)s to %(amount)s yuan from %(month)s",

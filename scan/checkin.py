@@ -28,7 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
-from qrservice.life.meetings import INSERT_ATTENDANCE, award_attendance_points
+from qrservice.life.meetings import INSERT_ATTENDANCE
+from qrservice.life.points import settle_attendance_points
 from qrservice.models import Attendance, Card, Meeting, Member, Unit
 from qrservice.timeutil import shifted, utcnow
 
@@ -376,10 +377,12 @@ def redeem(
             raise _Outrun
     else:
         _update_row(s, mrow.att_id, existing, values)
-    if late_offline and status != "visitor":
+    if late_offline:
+        # Check-in closed before this scan synced: its points are settled now. The key share
+        # of the meeting row taken above keeps closes and corrections out meanwhile.
         meeting = s.get(Meeting, meeting_id)
         assert meeting is not None
-        award_attendance_points(s, meeting, row.id, recorded_by)
+        settle_attendance_points(s, meeting, [row.id], recorded_by, locked=True)
     return _ok(member, status, when, via)
 
 

@@ -105,6 +105,7 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "meetings.new": ("GET", "/meetings/new", None),
         "members.show": ("GET", f"/members/{r.member_id}", None),
         "meetings.show": ("GET", f"/meetings/{r.meeting_id}", None),
+        "attendance.index": ("GET", f"/meetings/{r.meeting_id}/attendance", None),
         "scan.screen_code": ("GET", f"/meetings/{r.meeting_id}/screen", None),
         "scan.scanner": ("GET", f"/scan/meetings/{r.meeting_id}", None),
         "scan_api.status": ("GET", f"{api}/status", None),
@@ -148,6 +149,13 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         # Changes that end something come last, each on a record of its own.
         "meetings.open_": ("POST", f"/meetings/{r.spare_meeting_id}/open", {}),
         "meetings.close": ("POST", f"/meetings/{r.spare_meeting_id}/close", {"confirm": "yes"}),
+        # The spare meeting is closed now: a correction of its member, then a reopening.
+        "attendance.correct": (
+            "POST",
+            f"/meetings/{r.spare_meeting_id}/attendance/{r.member_id}",
+            {"status": "present", "reason": "scanner failed"},
+        ),  # fmt: skip
+        "attendance.reopen": ("POST", f"/meetings/{r.spare_meeting_id}/reopen", {"confirm": "yes"}),
         "cards.reissue": (
             "POST",
             f"/members/{r.reissue_id}/card/reissue",

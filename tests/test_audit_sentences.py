@@ -116,7 +116,7 @@ def test_every_action_the_code_records_has_its_own_sentence():
     literal = re.compile(rf'"((?:{families})\.[a-z_]+)"')
     recorded = set()
     for path in [*ROOT.glob("qrservice/**/*.py"), *ROOT.glob("scan/**/*.py")]:
-        if path.name != "audit_sentences.py":
+        if path.name not in ("audit_sentences.py", "access.py"):  # access.py names endpoints
             recorded.update(literal.findall(path.read_text(encoding="utf-8")))
     recorded = {action for action in recorded if not action.endswith(".id")}
     assert {"card.issue", "member.update", "member.deactivate"} <= recorded

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from qrservice.audit import Actor, record
-from qrservice.models import MEETING_KINDS, Attendance, Meeting, Member, PointsEntry, Unit
+from qrservice.models import MEETING_KINDS, Attendance, Meeting, Member, Unit
 from qrservice.timeutil import shifted, utcnow
 
 #: Attendance that counts as having taken part.
@@ -253,7 +253,12 @@ def close_checkin(s: Session, actor: Actor, meeting: Meeting) -> dict[str, int]:
     attendance row's reference to the meeting needs a share of that lock on PostgreSQL) and
     is then decided against the closed meeting, so no one is both absent and present and no
     attendance misses its points. A second close waits and finds the meeting closed.
+
+    Points are settled, not added (qrservice.life.points): closing a reopened meeting again
+    gives each member exactly what their attendance earns, never the points twice.
     """
+    from qrservice.life.points import settle_attendance_points  # it reads ATTENDED here
+
     s.refresh(meeting, with_for_update=True)
     if meeting.status == "closed":
         return {"absent": 0, "awarded": 0}
@@ -271,33 +276,19 @@ def close_checkin(s: Session, actor: Actor, meeting: Meeting) -> dict[str, int]:
     if missing:
         insert = INSERT_ATTENDANCE[s.get_bind().dialect.name]
         absent = len(s.execute(insert, missing).all())
-    awarded = 0
-    for member_id in s.scalars(
-        select(Attendance.member_id).where(
-            Attendance.meeting_id == meeting.id, Attendance.status.in_(ATTENDED)
-        )
-    ):
-        award_attendance_points(s, meeting, member_id, actor.label)
-        awarded += 1
     meeting.status = "closed"
     meeting.closed_at = now
-    s.flush()
+    settle_attendance_points(s, meeting, None, actor.label, locked=True)
+    awarded = s.scalar(
+        select(func.count()).where(
+            Attendance.meeting_id == meeting.id, Attendance.status.in_(ATTENDED)
+        )
+    ) or 0
     record(
         s, actor, "meeting.close", "meeting", meeting.id,
         after={"absent": absent, "awarded": awarded},
     )  # fmt: skip
     return {"absent": absent, "awarded": awarded}
-
-
-def award_attendance_points(s: Session, meeting: Meeting, member_id: int, by: str) -> None:
-    if meeting.points:
-        s.add(
-            PointsEntry(
-                member_id=member_id, at=meeting.starts_at, points=meeting.points,
-                kind="attendance", meeting_id=meeting.id, reason=meeting.title[:200],
-                recorded_by=by,
-            )
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -363,7 +354,15 @@ def undo_last(
     s: Session, actor: Actor, meeting: Meeting, recorded_by: str | None = None
 ) -> Attendance | None:
     """Take back the most recent check-in of this meeting (a mistaken scan); with
-    ``recorded_by``, the most recent one recorded by that officer or device."""
+    ``recorded_by``, the most recent one recorded by that officer or device.
+
+    After check-in has closed (or while it is reopened) the member's points for the meeting
+    are settled again: the taken-back attendance no longer earns them. The meeting row is
+    locked first, as a close does, so an undo and a close never miss each other.
+    """
+    from qrservice.life.points import settle_attendance_points  # it reads ATTENDED here
+
+    s.refresh(meeting, with_for_update=True)
     query = (
         select(Attendance)
         .where(
@@ -382,6 +381,8 @@ def undo_last(
     before = last.status
     last.status = "undone"
     s.flush()
+    if meeting.closed_at is not None:
+        settle_attendance_points(s, meeting, [last.member_id], actor.label, locked=True)
     record(
         s, actor, "attendance.undo", "member", last.member_id,
         before={"meeting": meeting.id, "status": before},

@@ -1,0 +1,119 @@
+"""Points that follow attendance exactly: a meeting's attendance points are derived, not kept.
+
+``settle_attendance_points`` makes the sum of a member's "attendance" ledger lines for a meeting
+equal to what their attendance earns now, by adding one line for the difference. Every change
+of attendance after check-in closed (a close, a re-close, an undo, a late offline scan, an
+officer's correction) settles again, so a meeting never pays twice and a taken-back check-in
+never keeps its points. Lines are never edited or deleted: a reversal is a negative line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app, has_app_context
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from qrservice.life.meetings import ATTENDED
+from qrservice.models import Attendance, Meeting, PointsEntry
+
+#: What a negative line's reason says before the meeting's title, in the organisation's
+#: language (BABEL_DEFAULT_LOCALE). The ledger is data shown as stored wherever it is read
+#: (the card page, boards, exports), so the line is written in the organisation's language
+#: once rather than translated at every place that shows it.
+REVERSAL_MARKERS = {"zh": "撤销：", "en": "Reversed: "}
+#: The longest reason a ledger line holds (PointsEntry.reason).
+REASON_LENGTH = 200
+
+
+def earned(meeting: Meeting, status: str | None) -> int:
+    """The points a member's attendance ``status`` at ``meeting`` earns now: the meeting's
+    points once check-in has closed at least once (a reopened meeting keeps what its close
+    gave until it closes again), if the meeting is not cancelled and the member attended."""
+    if meeting.status == "cancelled" or meeting.closed_at is None:
+        return 0
+    return meeting.points if status in ATTENDED else 0
+
+
+def reversal_reason(title: str) -> str:
+    """The reason of a line taking points back, e.g. "撤销：主题党日"."""
+    locale = current_app.config.get("BABEL_DEFAULT_LOCALE", "zh") if has_app_context() else "zh"
+    marker = REVERSAL_MARKERS.get(str(locale).split("_")[0], REVERSAL_MARKERS["zh"])
+    return (marker + title)[:REASON_LENGTH]
+
+
+def settle_attendance_points(
+    s: Session,
+    meeting: Meeting,
+    member_ids: Iterable[int] | None,
+    by: str,
+    *,
+    locked: bool = False,
+) -> int:
+    """Add a ledger line for each member whose attendance points at ``meeting`` differ from
+    what their attendance earns now (``earned``); returns how many lines were added.
+
+    ``member_ids`` None settles everyone with attendance or points at the meeting. Three
+    queries whatever their number: the statuses, a grouped sum, one insert of every line.
+
+    The meeting row is locked first (FOR UPDATE, as closing check-in does), so two requests
+    settling the same meeting add their lines one after the other, the second seeing the
+    first's. ``locked`` says the caller already holds a lock on the meeting row that keeps
+    out every other settle of these members: FOR UPDATE (closing, reopening, a correction, an
+    undo), or a check-in's key share, which closes and corrections wait for and which a
+    concurrent check-in or undo of the same member follows through the attendance row.
+    """
+    ids = None if member_ids is None else sorted(set(member_ids))
+    if ids == []:
+        return 0
+    s.flush()  # a refresh would drop the meeting's unflushed changes
+    s.refresh(meeting, with_for_update=None if locked else True)
+
+    statuses_query = select(Attendance.member_id, Attendance.status).where(
+        Attendance.meeting_id == meeting.id
+    )
+    sums_query = (
+        select(PointsEntry.member_id, func.sum(PointsEntry.points))
+        .where(PointsEntry.meeting_id == meeting.id, PointsEntry.kind == "attendance")
+        .group_by(PointsEntry.member_id)
+    )
+    if ids is not None:
+        statuses_query = statuses_query.where(Attendance.member_id.in_(ids))
+        sums_query = sums_query.where(PointsEntry.member_id.in_(ids))
+    statuses: dict[int, str] = {
+        member_id: status for member_id, status in s.execute(statuses_query)
+    }
+    held: dict[int, int] = {
+        member_id: int(total or 0) for member_id, total in s.execute(sums_query)
+    }
+
+    members = ids if ids is not None else sorted(statuses.keys() | held.keys())
+    lines = []
+    for member_id in members:
+        difference = earned(meeting, statuses.get(member_id)) - held.get(member_id, 0)
+        if difference == 0:
+            continue
+        reason = meeting.title if difference > 0 else reversal_reason(meeting.title)
+        lines.append(
+            {
+                "member_id": member_id, "at": meeting.starts_at, "points": difference,
+                "kind": "attendance", "meeting_id": meeting.id,
+                "reason": reason[:REASON_LENGTH], "recorded_by": by,
+            }
+        )  # fmt: skip
+    if lines:
+        s.execute(insert(PointsEntry), lines)
+    return len(lines)
+
+
+def attendance_points(s: Session, meeting: Meeting, member_id: int) -> int:
+    """The attendance points a member holds for a meeting (the sum of its ledger lines)."""
+    total = s.scalar(
+        select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+            PointsEntry.meeting_id == meeting.id,
+            PointsEntry.member_id == member_id,
+            PointsEntry.kind == "attendance",
+        )
+    )
+    return int(total or 0)
