@@ -56,6 +56,21 @@ ROUTES: dict[str, frozenset[str]] = {
     "auth.logout": ANYONE,  # harmless: anyone may, and everyone lands on the login form
     "auth.password": OFFICERS,
     "org.tree": OFFICERS,
+    # The first-run page: 404 for everyone once the organisation exists (as it does here).
+    "setup.index": frozenset(),
+    # The organisation's settings: its top committee's organisers.
+    "setup.settings": ORGANISER_IN_SCOPE,
+    # Units: their pages and offices for the officers over them; changes for organisers.
+    "org.show_unit": IN_SCOPE,
+    "org.add_role": IN_SCOPE,
+    "org.remove_role": IN_SCOPE,
+    "org.new_unit": ORGANISERS,
+    "org.import_units": ORGANISERS,
+    "org.apply_import": ORGANISERS,
+    "org.export_units": ORGANISERS,
+    "org.edit_unit": ORGANISER_IN_SCOPE,
+    "org.close_unit": ORGANISER_IN_SCOPE,
+    "org.reopen_unit": ORGANISER_IN_SCOPE,
     "members.index": OFFICERS,
     "meetings.index": OFFICERS,
     "meetings.new": OFFICERS,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qrservice.models import AuditEvent, Meeting, Member, ScannerDevice, Unit, User
+from qrservice.org.roles import role_label
 from qrservice.timeutil import local_time
 
 
@@ -382,6 +383,63 @@ def _sentences() -> dict[str, Sentence]:
         # The organisation and its units.
         "org.create": lambda actor, subject, b, a, n: _(
             "%(actor)s set up the organisation %(name)s", actor=actor, name=a.get("name", "?")
+        ),
+        "org.update": lambda actor, subject, b, a, n: _(
+            "%(actor)s changed the organisation's settings: %(changes)s",
+            actor=actor,
+            changes=_join(
+                _("name %(before)s → %(after)s", before=b.get(k) or "—", after=a[k])
+                if k == "name"
+                else _(
+                    "dues tracked from %(before)s → %(after)s",
+                    before=str(b.get(k) or "—")[:7],
+                    after=str(a[k])[:7],
+                )
+                for k in a
+            ),
+        ),
+        "unit.update": lambda actor, subject, b, a, n: _(
+            "%(actor)s changed the unit %(unit)s: %(changes)s",
+            actor=actor,
+            unit=subject,
+            changes=_join(
+                _("name %(before)s → %(after)s", before=b.get(k) or "—", after=a[k])
+                if k == "name"
+                else _("code %(before)s → %(after)s", before=b.get(k) or "—", after=a[k])
+                for k in a
+            ),
+        ),
+        "unit.move": lambda actor, subject, b, a, n: _(
+            "%(actor)s moved the unit %(unit)s from %(before)s to %(after)s",
+            actor=actor,
+            unit=subject,
+            before=b.get("parent") or "—",
+            after=a.get("parent") or "—",
+        ),
+        "unit.close": simple(_("%(actor)s closed the unit %(subject)s")),
+        "unit.reopen": simple(_("%(actor)s reopened the unit %(subject)s")),
+        "unit.import": lambda actor, subject, b, a, n: _(
+            "%(actor)s imported units into %(unit)s: %(created)s created, %(updated)s updated, "
+            "%(unchanged)s unchanged",
+            actor=actor,
+            unit=subject,
+            created=a.get("created", 0),
+            updated=a.get("updated", 0),
+            unchanged=a.get("unchanged", 0),
+        ),
+        "unit.role_add": lambda actor, subject, b, a, n: _(
+            "%(actor)s recorded %(member)s as %(role)s of %(unit)s",
+            actor=actor,
+            member=a.get("name") or a.get("member", "?"),
+            role=role_label(a.get("role")),
+            unit=subject,
+        ),
+        "unit.role_remove": lambda actor, subject, b, a, n: _(
+            "%(actor)s recorded that %(member)s is no longer %(role)s of %(unit)s",
+            actor=actor,
+            member=b.get("name") or b.get("member", "?"),
+            role=role_label(b.get("role")),
+            unit=subject,
         ),
         # Officers.
         "user.reset_password": lambda actor, subject, b, a, n: (

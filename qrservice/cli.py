@@ -207,6 +207,14 @@ def _scope(s, unit_code: str | None):  # type: ignore[no-untyped-def]
     return unit
 
 
+def _organisation_name() -> str:
+    """The organisation's name as cards and letters print it (in an app context)."""
+    from qrservice.org.organisation import organisation_name
+
+    with db.new_session() as s:
+        return organisation_name(s)
+
+
 def _member(s, number: str):  # type: ignore[no-untyped-def]
     from qrservice.models import Member
 
@@ -339,7 +347,7 @@ def badges(
         except LayoutError as exc:
             raise click.ClickException(str(exc)) from None
         card_ids = _sheet_card_ids(unit_code, only, sort)
-        base, org = app.config["PUBLIC_BASE_URL"], app.config["ORG_NAME"]
+        base, org = app.config["PUBLIC_BASE_URL"], _organisation_name()
         printed: list[int] = []
         faces = (card.face for card in iter_sheet_cards(card_ids, org, base, printed))
         with click.progressbar(length=len(card_ids), label="Badges") as bar:
@@ -382,7 +390,7 @@ def letters(unit_code: str | None, sort: str, output: Path, yes: bool) -> None:
             )
     with app.app_context():
         card_ids = _sheet_card_ids(unit_code, "all", sort)
-        base, org = app.config["PUBLIC_BASE_URL"], app.config["ORG_NAME"]
+        base, org = app.config["PUBLIC_BASE_URL"], _organisation_name()
         pins: list[dict[str, object]] = []
         cards = iter_sheet_cards(card_ids, org, base)
         data = render_letters_pdf(sheet_letters(cards, app.config["SECRET_KEY"], pins))

@@ -19,8 +19,9 @@ from qrservice.life.meetings import MeetingFields, close_checkin, create_meeting
 from qrservice.models import Attendance, Member, PointsEntry, Unit
 from qrservice.org.accounts import create_user
 from qrservice.org.issuance import issue_cards
-from qrservice.org.members import clean_member, create_member, create_unit
+from qrservice.org.members import clean_member, create_member
 from qrservice.org.organisation import create_organisation
+from qrservice.org.units import create_unit
 from qrservice.timeutil import from_local, utcnow
 
 #: Published demo logins (the README lists them); never used outside the demo.

@@ -25,6 +25,7 @@ class RowIdConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     from qrservice.life.views import attendance, attention, dues, meetings
+    from qrservice.org.organisation import cached_organisation_name
     from qrservice.org.views import auth, cards, devices, members, members_io, setup, units, users
     from scan import api as scan_api
     from scan import views as scan_views
@@ -41,7 +42,7 @@ def init_app(app: Flask) -> None:
         return {
             "languages": LANGUAGE_NAMES,
             "current_language": str(get_locale()),
-            "org_name": app.config["ORG_NAME"],
+            "org_name": cached_organisation_name(),
             "local_offset": LOCAL_OFFSET,
         }
 

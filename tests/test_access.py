@@ -25,6 +25,7 @@ from qrservice.models import Member, Unit, User
 from qrservice.org.accounts import create_user
 from qrservice.org.devices import create_device
 from qrservice.org.issuance import active_card, set_new_pin
+from qrservice.org.units import create_unit
 from qrservice.signing_keys import key_ring
 from tests.scanhelpers import new_meeting, open_meeting_id
 
@@ -48,6 +49,8 @@ class Records:
     meeting_code: str
     device_id: int
     pairing_code: str
+    #: A group of B01 with no members: one that can be closed.
+    empty_unit_id: int = 0
 
 
 def _records(app: Flask) -> Records:
@@ -56,6 +59,8 @@ def _records(app: Flask) -> Records:
         s = db.session()
         b01 = s.scalar(select(Unit).where(Unit.code == "B01"))
         device, pairing_code = create_device(s, Actor.system("test"), unit=b01, name="records")
+        empty = create_unit(s, Actor.system("test"), kind="group", name="空党小组", code="B01-G9",
+                            parent=b01)  # fmt: skip
         s.commit()
 
         def member(number: str) -> Member:
@@ -76,6 +81,7 @@ def _records(app: Flask) -> Records:
             meeting_code=sign_meeting(key_ring(), spare, int(time.time()), 30),
             device_id=device.id,
             pairing_code=pairing_code,
+            empty_unit_id=empty.id,
         )
 
 
@@ -100,6 +106,27 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "auth.index": ("GET", "/", None),
         "auth.password": ("GET", "/account/password", None),
         "org.tree": ("GET", "/units", None),
+        "setup.index": ("GET", "/setup", None),
+        "setup.settings": ("GET", "/settings/organisation", None),
+        "org.show_unit": ("GET", f"/units/{r.group_id}", None),
+        "org.new_unit": ("GET", "/units/new", None),
+        "org.edit_unit": ("GET", f"/units/{r.group_id}/edit", None),
+        "org.import_units": ("GET", "/units/import", None),
+        "org.apply_import": ("POST", "/units/import/apply", {}),
+        "org.export_units": ("GET", "/units/export.csv", None),
+        "org.add_role": (
+            "POST",
+            f"/units/{r.group_id}/roles",
+            {"member": TARGET, "role": "group_leader"},
+        ),
+        "org.remove_role": (
+            "POST",
+            f"/units/{r.group_id}/roles/remove",
+            {"member": TARGET, "role": "group_leader", "confirm": "yes"},
+        ),
+        # Closing asks first (the empty group stays open); reopening an open unit changes nothing.
+        "org.close_unit": ("POST", f"/units/{r.empty_unit_id}/close", {}),
+        "org.reopen_unit": ("POST", f"/units/{r.empty_unit_id}/reopen", {}),
         "members.index": ("GET", "/members/", None),
         "meetings.index": ("GET", "/meetings/", None),
         "meetings.new": ("GET", "/meetings/new", None),

@@ -12,7 +12,7 @@ from qrservice import db
 from qrservice.audit import Actor
 from qrservice.life.meetings import MeetingFields, create_meeting
 from qrservice.models import Meeting, Unit, User
-from qrservice.org.members import create_unit
+from qrservice.org.units import create_unit
 from qrservice.timeutil import utcnow
 from tests.scanhelpers import open_meeting_id
 

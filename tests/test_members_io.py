@@ -22,7 +22,7 @@ from qrservice import models  # noqa: F401  (registers the tables on Base.metada
 from qrservice.audit import Actor
 from qrservice.db import Base, make_engine
 from qrservice.models import AuditEvent, Member, Unit
-from qrservice.org.members import create_unit, hash_national_id
+from qrservice.org.members import hash_national_id
 from qrservice.org.members_io import (
     ROW,
     CheckedImport,
@@ -37,6 +37,7 @@ from qrservice.org.members_io import (
     read_table,
     write_plan,
 )
+from qrservice.org.units import create_unit
 
 TODAY = date(2026, 11, 21)
 KEY = "test-id-hash-key"

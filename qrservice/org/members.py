@@ -432,17 +432,3 @@ def search_members(
         query.order_by(Member.number).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Page(list(items), total, page, per_page)
-
-
-def create_unit(
-    s: Session, actor: Actor, *, kind: str, name: str, code: str, parent: Unit | None
-) -> Unit:
-    expected_parent = {"committee": None, "branch": "committee", "group": "branch"}[kind]
-    if (parent.kind if parent else None) != expected_parent:
-        raise ValueError(f"a {kind} must sit under a {expected_parent or 'nothing'}")
-    unit = Unit(kind=kind, name=name, code=code, parent=parent, path="", created_at=utcnow())
-    s.add(unit)
-    s.flush()
-    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
-    record(s, actor, "unit.create", "unit", unit.id, after={"kind": kind, "code": code})
-    return unit

@@ -678,6 +678,16 @@ def plan_checked(s: Session, scope: Unit, checked: CheckedImport, id_hash_key: s
                 ("number", _("member number %(number)s cannot be used in your units; "
                              "check it, or ask the organiser above you", number=number))
             )  # fmt: skip
+        # A closed unit takes no member on the roll (left members stay where they were).
+        if values["active"] is not None:
+            stays_active = values["active"]
+        else:
+            stays_active = member.active if member is not None else True
+        if unit is not None and unit.closed_at is not None and stays_active:
+            problems.append(
+                ("unit", _("%(code)s is closed: a member on the roll cannot belong to it",
+                           code=unit.code))
+            )  # fmt: skip
         digest = values["id_hash"]
         if digest and plan.ids_seen.get(digest, frozenset()) - {number}:
             problems.append(

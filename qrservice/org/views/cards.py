@@ -53,6 +53,7 @@ from qrservice.org.issuance import (
     sheet_letters,
 )
 from qrservice.org.members import units_in_scope
+from qrservice.org.organisation import cached_organisation_name
 from qrservice.org.views.members import member_or_404
 from qrservice.org.views.units import unit_label
 from qrservice.signing_keys import key_ring
@@ -160,7 +161,9 @@ def download(member_id: int, fmt: str) -> Any:
     if fmt == "pdf":
         from cards.pdf import render_card_pdf
 
-        face = replace(card_face(card, current_app.config["ORG_NAME"], _base_url()), qr=matrix)
+        face = replace(
+            card_face(card, cached_organisation_name(fresh=True), _base_url()), qr=matrix
+        )
         return _pdf(render_card_pdf(face), name)
     if fmt == "svg":
         return Response(to_svg(matrix), mimetype="image/svg+xml")
@@ -181,7 +184,7 @@ def letter(member_id: int) -> Any:
     from cards.pdf import Letter, render_letters_pdf
 
     pin = set_new_pin(card, current_app.config["SECRET_KEY"])
-    face = card_face(card, current_app.config["ORG_NAME"], _base_url())
+    face = card_face(card, cached_organisation_name(fresh=True), _base_url())
     data = render_letters_pdf([Letter(face, pin)])
     return _pdf(data, f"letter-{member.number}.pdf")
 
@@ -270,7 +273,7 @@ def badges() -> Any:
         filename = f"badges-{unit.code}-{layout}-{date.today():%Y%m%d}.pdf"
     keep_codes_batched(card_ids, _base_url())
     printed: list[int] = []
-    cards = iter_sheet_cards(card_ids, current_app.config["ORG_NAME"], _base_url(), printed)
+    cards = iter_sheet_cards(card_ids, cached_organisation_name(fresh=True), _base_url(), printed)
     data = render_badge_sheet((card.face for card in cards), LAYOUTS[layout], total=len(card_ids))
     with db.write_transaction() as w:
         mark_printed_ids(w, printed)
@@ -306,7 +309,7 @@ def letters() -> Any:
             )  # fmt: skip
         filename = f"letters-{unit.code}-{date.today():%Y%m%d}.pdf"
     keep_codes_batched(card_ids, _base_url())
-    cards = iter_sheet_cards(card_ids, current_app.config["ORG_NAME"], _base_url())
+    cards = iter_sheet_cards(card_ids, cached_organisation_name(fresh=True), _base_url())
     pins: list[dict[str, Any]] = []
     data = render_letters_pdf(sheet_letters(cards, current_app.config["SECRET_KEY"], pins))
     with db.write_transaction() as w:  # the PINs printed, kept once the letters are made

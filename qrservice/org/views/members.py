@@ -33,6 +33,7 @@ from qrservice.org.members import (
     units_in_scope,
     update_member,
 )
+from qrservice.org.units import open_units_in_scope
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
@@ -107,13 +108,20 @@ def show(member_id: int) -> Any:
     )
 
 
-def _form_units() -> list[Any]:
-    return [u for u in units_in_scope(db.session(), current_user.unit) if u.kind != "committee"]
+def _form_units(member: Member | None = None) -> list[Any]:
+    """The units a member may be put in: open branches and groups of the scope (a closed unit
+    takes no member), and the member's own unit as it is."""
+    units = [
+        u for u in open_units_in_scope(db.session(), current_user.unit) if u.kind != "committee"
+    ]
+    if member is not None and member.unit not in units:
+        units.append(member.unit)
+    return units
 
 
 def _save(member: Member | None) -> Any:
     s = db.session()
-    units = _form_units()
+    units = _form_units(member)
     form = request.form.to_dict()
     if member is not None:
         # Leaving and coming back are their own actions, confirmed first (set_active below):
@@ -159,7 +167,7 @@ def edit(member_id: int) -> Any:
     form["floating"] = "yes" if member.floating else "no"
     form["active"] = "yes" if member.active else "no"
     return render_template(
-        "members/form.html", member=member, form=form, errors={}, units=_form_units()
+        "members/form.html", member=member, form=form, errors={}, units=_form_units(member)
     )
 
 
