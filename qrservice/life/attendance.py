@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from qrservice.audit import Actor, record
 from qrservice.life.meetings import expected_members
-from qrservice.life.points import settle_attendance_points
+from qrservice.life.points import MEETING_ROW_LOCK, settle_attendance_points
 from qrservice.models import Attendance, AttendanceCorrection, Meeting, Member
 from qrservice.timeutil import utcnow
 
@@ -56,7 +56,7 @@ def reopen_checkin(s: Session, actor: Actor, meeting: Meeting) -> None:
     or late as any scan would make them, and the next close settles everyone's points
     exactly, never twice. The meeting row is locked first, as a close does.
     """
-    s.refresh(meeting, with_for_update=True)
+    s.refresh(meeting, with_for_update=MEETING_ROW_LOCK)
     if meeting.status != "closed":
         message = _("Only a meeting whose check-in is closed can be reopened.")
         raise AttendanceError({"status": message})
@@ -86,7 +86,7 @@ def correct_attendance(
         errors["status"] = _("Choose present, late, on leave or absent.")
     if not 1 <= len(reason) <= REASON_MAX:
         errors["reason"] = _("A reason of 1 to %(n)d characters is required.", n=REASON_MAX)
-    s.refresh(meeting, with_for_update=True)
+    s.refresh(meeting, with_for_update=MEETING_ROW_LOCK)
     if meeting.status != "closed":
         errors["meeting"] = _("Attendance is corrected once check-in is closed.")
     row = s.scalar(

@@ -257,9 +257,9 @@ def close_checkin(s: Session, actor: Actor, meeting: Meeting) -> dict[str, int]:
     Points are settled, not added (qrservice.life.points): closing a reopened meeting again
     gives each member exactly what their attendance earns, never the points twice.
     """
-    from qrservice.life.points import settle_attendance_points  # it reads ATTENDED here
+    from qrservice.life.points import MEETING_ROW_LOCK, settle_attendance_points  # reads ATTENDED
 
-    s.refresh(meeting, with_for_update=True)
+    s.refresh(meeting, with_for_update=MEETING_ROW_LOCK)
     if meeting.status == "closed":
         return {"absent": 0, "awarded": 0}
     now = utcnow()
@@ -360,9 +360,9 @@ def undo_last(
     are settled again: the taken-back attendance no longer earns them. The meeting row is
     locked first, as a close does, so an undo and a close never miss each other.
     """
-    from qrservice.life.points import settle_attendance_points  # it reads ATTENDED here
+    from qrservice.life.points import MEETING_ROW_LOCK, settle_attendance_points  # reads ATTENDED
 
-    s.refresh(meeting, with_for_update=True)
+    s.refresh(meeting, with_for_update=MEETING_ROW_LOCK)
     query = (
         select(Attendance)
         .where(

@@ -23,6 +23,10 @@ from qrservice.models import Attendance, Meeting, PointsEntry
 #: (the card page, boards, exports), so the line is written in the organisation's language
 #: once rather than translated at every place that shows it.
 REVERSAL_MARKERS = {"zh": "撤销：", "en": "Reversed: "}
+#: Locks the meeting row however it was loaded: the scanner's API loads it with its unit
+#: joined, and a plain FOR UPDATE would lock the outer join's nullable side too, which
+#: PostgreSQL refuses.
+MEETING_ROW_LOCK = {"of": Meeting}
 #: The longest reason a ledger line holds (PointsEntry.reason).
 REASON_LENGTH = 200
 
@@ -68,7 +72,7 @@ def settle_attendance_points(
     if ids == []:
         return 0
     s.flush()  # a refresh would drop the meeting's unflushed changes
-    s.refresh(meeting, with_for_update=None if locked else True)
+    s.refresh(meeting, with_for_update=None if locked else MEETING_ROW_LOCK)
 
     statuses_query = select(Attendance.member_id, Attendance.status).where(
         Attendance.meeting_id == meeting.id
