@@ -337,6 +337,70 @@ def _attendance_correct(
              after=status_name(str(a.get("status", "?"))), why=a.get("why", "—"))  # fmt: skip
 
 
+# Meetings administered: changed, cancelled, deleted, planned.
+def _meeting_field_names() -> dict[str, str]:
+    return {
+        "title": _("Title"),
+        "kind": _("Kind"),
+        "unit": _("Unit"),
+        "starts_at": _("Start"),
+        "ends_at": _("End"),
+        "place": _("Place"),
+        "remote_allowed": _("Remote attendance"),
+        "points": _("Points for attending"),
+        "late_after_min": _("Late after (minutes)"),
+        "opens_before_min": _("Check-in opens before the start (minutes)"),
+        "closes_after_min": _("Check-in closes after the end (minutes)"),
+    }
+
+
+def _meeting_value(key: str, value: Any) -> str:
+    if key == "kind" and isinstance(value, str):
+        from qrservice.life.views.meetings import meeting_kind_names
+
+        return meeting_kind_names().get(value, value)
+    return value_text(key, value)
+
+
+def _meeting_update(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    labels = _meeting_field_names()
+    order = {key: index for index, key in enumerate(labels)}
+    changes = _join(
+        f"{labels.get(k, k)} {_meeting_value(k, b.get(k))} → {_meeting_value(k, a[k])}"
+        for k in sorted(a, key=lambda k: order.get(k, len(order)))
+    )
+    return _("%(actor)s changed the meeting “%(meeting)s”: %(changes)s",
+             actor=actor, meeting=subject, changes=changes)  # fmt: skip
+
+
+def _meeting_cancel(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    return _("%(actor)s cancelled the meeting “%(meeting)s” (reason: %(reason)s)",
+             actor=actor, meeting=subject, reason=a.get("reason", "—"))  # fmt: skip
+
+
+def _meeting_delete(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    return _("%(actor)s deleted the meeting “%(meeting)s” of %(unit)s, planned for %(time)s",
+             actor=actor, meeting=b.get("title", subject), unit=b.get("unit", "?"),
+             time=value_text("starts_at", b.get("starts_at")))  # fmt: skip
+
+
+def _meeting_plan(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    count = a.get("count", 0)
+    return ngettext(
+        "%(actor)s planned %(num)d meeting “%(title)s” for %(unit)s from %(time)s",
+        "%(actor)s planned %(num)d meetings “%(title)s” for %(unit)s from %(time)s",
+        count if isinstance(count, int) else 0,
+        actor=actor, title=a.get("title", "?"), unit=a.get("unit", "?"),
+        time=value_text("first_at", a.get("first")),
+    )  # fmt: skip
+
+
 def _sentences() -> dict[str, Sentence]:
     def simple(message: str) -> Sentence:
         # ``message`` is already translated; it names %(actor)s and %(subject)s.
@@ -461,6 +525,10 @@ def _sentences() -> dict[str, Sentence]:
             + ([_("every login of the account ended")] if "sessions_ended" in a else [])
         ),  # fmt: skip
         # Meetings and attendance.
+        "meeting.update": _meeting_update,
+        "meeting.cancel": _meeting_cancel,
+        "meeting.delete": _meeting_delete,
+        "meeting.plan": _meeting_plan,
         "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
         "attendance.correct": _attendance_correct,
         # Dues.

@@ -347,3 +347,20 @@ def test_cli_names_an_unknown_meeting_or_member(secretary, app, runner):
     ]:  # fmt: skip
         done = runner.invoke(main, argv)
         assert done.exit_code != 0 and says in done.output, done.output
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/meetings/{big}/attendance"),
+        ("POST", "/meetings/{big}/attendance/1"),
+        ("POST", "/meetings/{meeting}/attendance/{big}"),
+        ("POST", "/meetings/{big}/reopen"),
+    ],
+)
+def test_ids_past_what_the_database_holds_are_404(secretary, app, method, path):
+    meeting = closed_meeting(app, secretary, [])
+    url = path.format(big=2**63, meeting=meeting)
+    data = {"status": "present", "reason": "x", "confirm": "yes"}
+    response = secretary.get(url) if method == "GET" else secretary.post(url, data=data)
+    assert response.status_code == 404
