@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from cards.tokens import KeyRing, TokenError, token_from_text, verify_card
-from qrservice.life.meetings import INSERT_ATTENDANCE
+from qrservice.life.meetings import BRANCH_COMMITTEE_ROLES, INSERT_ATTENDANCE
 from qrservice.life.points import settle_attendance_points
-from qrservice.models import Attendance, Card, Meeting, Member, Unit
+from qrservice.models import Attendance, Card, Meeting, Member, Unit, UnitRole
 from qrservice.timeutil import shifted, utcnow
 
 #: Every reason a check-in can be refused, shown alike by every client.
@@ -45,6 +45,7 @@ REASONS = (
     "already_checked_in",
     "not_expected",  # a member of another unit: a visitor only if the secretary confirms
     "meeting_not_open",
+    "cancelled",  # the meeting was cancelled: like a closed one, it takes no check-in
     "remote_not_allowed",
     "undone",  # a replay of a scan that was since taken back
     "nonce_reused",  # the scan's nonce already recorded another check-in (meeting or member)
@@ -149,6 +150,7 @@ _MEETING_WITH_ROW = (
         Meeting.closed_at,
         Meeting.points,
         Meeting.title,
+        Meeting.kind,
         _meeting_unit.path.label("unit_path"),
         Attendance.id.label("att_id"),
         Attendance.status.label("att_status"),
@@ -160,6 +162,16 @@ _MEETING_WITH_ROW = (
         .where(_nonce_row.nonce == bindparam("nonce"))
         .scalar_subquery()
         .label("nonce_row"),
+        # A branch committee meeting expects the branch's office holders only.
+        select(UnitRole.id)
+        .where(
+            UnitRole.unit_id == Meeting.unit_id,
+            UnitRole.member_id == bindparam("member_id"),
+            UnitRole.role.in_(BRANCH_COMMITTEE_ROLES),
+        )
+        .limit(1)
+        .scalar_subquery()
+        .label("office_held"),
     )
     .join(_meeting_unit, _meeting_unit.id == Meeting.unit_id)
     .outerjoin(
@@ -336,6 +348,8 @@ def redeem(
         and now - mrow.closed_at <= OFFLINE_GRACE
         and opens <= when <= max(closes, mrow.closed_at)
     )
+    if mrow.status == "cancelled":
+        return _refused("cancelled", _("This meeting was cancelled."), shown)
     if not late_offline and (mrow.status != "open" or not opens <= when <= closes):
         return _refused("meeting_not_open", _("Check-in for this meeting is not open."), shown)
     if via == "remote" and not mrow.remote_allowed:
@@ -345,9 +359,12 @@ def redeem(
             shown,
         )
 
-    expected = row.home_path.startswith(mrow.unit_path) or (
-        row.host_path is not None and row.host_path.startswith(mrow.unit_path)
-    )
+    if mrow.kind == "branch_committee":
+        expected = mrow.office_held is not None
+    else:
+        expected = row.home_path.startswith(mrow.unit_path) or (
+            row.host_path is not None and row.host_path.startswith(mrow.unit_path)
+        )
     if not expected and not confirm_visitor:
         if not seen:
             return _refused(

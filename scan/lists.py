@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from qrservice.life.meetings import expected_filter
+from qrservice.life.meetings import meeting_expected_filter
 from qrservice.models import Attendance, Card, Meeting, Member, Unit
 
 #: How many hex digits of the SHA-256 of a card's token the list carries.
@@ -46,7 +46,7 @@ def expected_list(s: Session, meeting: Meeting) -> list[dict[str, Any]]:
             Attendance,
             and_(Attendance.member_id == Member.id, Attendance.meeting_id == meeting.id),
         )
-        .where(expected_filter(meeting.unit.path, meeting.unit_id))
+        .where(meeting_expected_filter(meeting))
         .order_by(Member.number)
     ).all()
     return [
@@ -68,7 +68,7 @@ def find_expected(s: Session, meeting: Meeting, q: str, limit: int = 20) -> list
         s.scalars(
             select(Member)
             .where(
-                expected_filter(meeting.unit.path, meeting.unit_id),
+                meeting_expected_filter(meeting),
                 or_(
                     Member.name.contains(q, autoescape=True),
                     Member.number.contains(q, autoescape=True),

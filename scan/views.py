@@ -33,7 +33,7 @@ from cards.tokens import TokenError, card_url, sign_meeting, verify_meeting
 from qrservice import db
 from qrservice.audit import Actor
 from qrservice.audit_sentences import months_from
-from qrservice.life.meetings import open_meetings_for
+from qrservice.life.meetings import card_meetings
 from qrservice.life.standing import member_standing
 from qrservice.life.views.meetings import attendance_status_names
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
@@ -148,7 +148,9 @@ def card_page(token: str) -> Any:
     if full:
         context.update(_history(s, member))
         now = utcnow()
-        meetings = open_meetings_for(s, member, now)
+        found = card_meetings(s, member, now)  # one query: open now, and the next 30 days
+        meetings = found.open_now
+        context["upcoming"] = found.upcoming
         context["remote_meetings"] = [m for m in meetings if m.remote_allowed]
         context["checked_in"] = _checked_in(s, member.id, [m.id for m in meetings])
         if viewer == "officer":
