@@ -106,6 +106,19 @@ ROUTES: dict[str, frozenset[str]] = {
     "devices.new": OFFICERS,
     "devices.pairing_code": IN_SCOPE,
     "devices.revoke": IN_SCOPE,
+    # Dues: a member's page and a unit's list for the officers over them; an import of
+    # payments into the importer's own scope.
+    "dues.member": IN_SCOPE,
+    "dues.set_rate": IN_SCOPE,
+    "dues.exempt": IN_SCOPE,
+    "dues.end_exemption": IN_SCOPE,
+    "dues.void_exemption": IN_SCOPE,
+    "dues.pay": IN_SCOPE,
+    "dues.void_payment": IN_SCOPE,
+    "dues.unit_list": IN_SCOPE,
+    "dues.unit_export": IN_SCOPE,
+    "dues.import_payments": OFFICERS,
+    "dues.apply_import": OFFICERS,
     # Organisers' pages and changes.
     "users.index": ORGANISERS,
     "users.new": ORGANISERS,

@@ -110,6 +110,7 @@ def field_names() -> dict[str, str]:
         "floating_location": _("Floating location"),
         "floating_since": _("Floating since"),
         "active": _("On the roll"),
+        "dues_from": _("Dues owed from"),
         "national_id": _("ID number"),
         "version": _("Version"),
         "reason": _("Reason"),
@@ -184,7 +185,7 @@ def value_text(key: str, value: Any, names: Names | None = None) -> str:
         return card_reason(str(value))
     if key == "meeting" and names is not None and isinstance(value, int):
         return "“" + names.meetings.get(value, f"#{value}") + "”"
-    if key == "first_month" and isinstance(value, str):
+    if key in ("first_month", "dues_from") and isinstance(value, str):
         return value[:7]
     if key.endswith(("_at", "_until")) and isinstance(value, str):
         try:
@@ -274,12 +275,81 @@ def months_from(months: int, month: str) -> str:
                     month=month)  # fmt: skip
 
 
-def _dues_pay(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+def _dues_period(a: dict[str, Any]) -> str:
     months, first = a.get("months"), value_text("first_month", a.get("first_month"))
-    period = months_from(months, first) if isinstance(months, int) else first
-    return _("%(actor)s recorded dues of %(member)s: %(period)s, receipt %(receipt)s",
-             actor=actor, member=subject, period=period,
+    return months_from(months, first) if isinstance(months, int) else first
+
+
+def _yuan(value: Any) -> str:
+    return "%.2f" % (int(value) / 100) if isinstance(value, int) else "?"
+
+
+def _dues_pay(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    text = _("%(actor)s recorded dues of %(member)s: %(period)s, receipt %(receipt)s",
+             actor=actor, member=subject, period=_dues_period(a),
              receipt=a.get("receipt", "—"))  # fmt: skip
+    if "amount_fen" in a:
+        text += ("，" if _zh() else ", ") + _("%(amount)s yuan", amount=_yuan(a["amount_fen"]))
+    return text
+
+
+def _dues_rate(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    text = _("%(actor)s set the monthly dues of %(member)s to %(amount)s yuan from %(month)s",
+             actor=actor, member=subject, amount=_yuan(a.get("amount_fen", 0)),
+             month=value_text("first_month", a.get("from")))  # fmt: skip
+    if "amount_fen" in b:
+        text += ("（" if _zh() else " (") + _("was %(amount)s yuan", amount=_yuan(
+            b["amount_fen"])) + ("）" if _zh() else ")")  # fmt: skip
+    return text
+
+
+def _dues_exempt(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    first = value_text("first_month", a.get("first_month"))
+    if a.get("last_month"):
+        return _("%(actor)s exempted %(member)s from dues from %(first)s to %(last)s (reason: "
+                 "%(why)s)", actor=actor, member=subject, first=first,
+                 last=value_text("first_month", a["last_month"]),
+                 why=a.get("reason", "—"))  # fmt: skip
+    return _("%(actor)s exempted %(member)s from dues from %(first)s until further notice "
+             "(reason: %(why)s)", actor=actor, member=subject, first=first,
+             why=a.get("reason", "—"))  # fmt: skip
+
+
+def _dues_exempt_end(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    return _("%(actor)s ended the dues exemption of %(member)s from %(first)s with %(last)s: "
+             "the month after is owed again", actor=actor, member=subject,
+             first=value_text("first_month", a.get("first_month")),
+             last=value_text("first_month", a.get("last_month")))  # fmt: skip
+
+
+def _dues_exempt_void(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    return _("%(actor)s voided the dues exemption of %(member)s from %(first)s (reason: "
+             "%(why)s)", actor=actor, member=subject,
+             first=value_text("first_month", a.get("first_month")),
+             why=a.get("reason", "—"))  # fmt: skip
+
+
+def _dues_void(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s voided the dues payment of %(member)s with receipt %(receipt)s "
+             "(%(period)s, %(amount)s yuan; reason: %(why)s)", actor=actor, member=subject,
+             receipt=a.get("receipt", "—"), period=_dues_period(a),
+             amount=_yuan(a.get("amount_fen")), why=a.get("reason", "—"))  # fmt: skip
+
+
+def _dues_import(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s imported %(payments)s dues payments for %(unit)s (%(amount)s yuan)",
+             actor=actor, unit=subject, payments=a.get("payments", 0),
+             amount=_yuan(a.get("amount_fen", 0)))  # fmt: skip
+
+
+def _dues_export(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s exported the dues list of %(unit)s for %(month)s (%(format)s)",
+             actor=actor, unit=subject, month=a.get("month", "?"),
+             format=str(a.get("format", "")).upper())  # fmt: skip
 
 
 def _attendance_undo(
@@ -532,13 +602,13 @@ def _sentences() -> dict[str, Sentence]:
         "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
         "attendance.correct": _attendance_correct,
         # Dues.
-        "dues.rate": lambda actor, subject, b, a, n: _(
-            "%(actor)s set the monthly dues of %(member)s to %(amount)s yuan from %(month)s",
-            actor=actor,
-            member=subject,
-            amount="%.2f" % (int(a.get("amount_fen", 0)) / 100),
-            month=value_text("first_month", a.get("from")),
-        ),  # fmt: skip
+        "dues.rate": _dues_rate,
+        "dues.void": _dues_void,
+        "dues.exempt": _dues_exempt,
+        "dues.exempt_end": _dues_exempt_end,
+        "dues.exempt_void": _dues_exempt_void,
+        "dues.import": _dues_import,
+        "dues.export": _dues_export,
     }
 
 

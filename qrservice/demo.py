@@ -251,7 +251,8 @@ def _points_and_dues(
                 )
             )  # fmt: skip
         owed_until = add_months(last_month, -away_months.get(member.id, 0))
-        month = add_months(month_start(today), -12)
+        # Dues are owed from the tracking start, or from the month joined if later.
+        month = max(add_months(month_start(today), -12), month_start(member.joined_on))
         quarterly = rng.random() < 0.4
         while month <= owed_until:
             span = 3 if quarterly else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -21,7 +22,8 @@ from cards.tokens import sign_meeting
 from qrservice import access, db
 from qrservice.audit import Actor
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
-from qrservice.models import Member, Unit, User
+from qrservice.life.dues import add_exemption, add_months, month_start
+from qrservice.models import DuesPayment, Member, Unit, User
 from qrservice.org.accounts import create_user
 from qrservice.org.devices import create_device
 from qrservice.org.issuance import active_card, set_new_pin
@@ -51,6 +53,9 @@ class Records:
     pairing_code: str
     #: A group of B01 with no members: one that can be closed.
     empty_unit_id: int = 0
+    #: A dues payment and a dues exemption of the target member, to void.
+    dues_payment_id: int = 0
+    dues_exemption_id: int = 0
 
 
 def _records(app: Flask) -> Records:
@@ -67,6 +72,10 @@ def _records(app: Flask) -> Records:
             return s.scalar(select(Member).where(Member.number == number))
 
         target = member(TARGET)
+        in_two_years = add_months(month_start(date.today()), 24)
+        exemption = add_exemption(s, Actor.system("test"), target, in_two_years, in_two_years,
+                                  "access test")  # fmt: skip
+        s.commit()
         return Records(
             member_id=target.id,
             member_name=target.name,
@@ -82,6 +91,10 @@ def _records(app: Flask) -> Records:
             device_id=device.id,
             pairing_code=pairing_code,
             empty_unit_id=empty.id,
+            dues_payment_id=s.scalar(
+                select(DuesPayment.id).where(DuesPayment.member_id == target.id).limit(1)
+            ),
+            dues_exemption_id=exemption.id,
         )
 
 
@@ -159,6 +172,38 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "devices.new": ("GET", "/devices/new", None),
         "devices.revoke": ("GET", f"/devices/{r.device_id}/revoke", None),
         "devices.pairing_code": ("POST", f"/devices/{r.device_id}/pairing-code", {}),
+        "dues.member": ("GET", f"/dues/members/{r.member_id}", None),
+        "dues.unit_list": ("GET", f"/dues/units/{r.group_id}", None),
+        "dues.unit_export": ("GET", f"/dues/units/{r.group_id}/export.csv", None),
+        "dues.import_payments": ("GET", "/dues/import", None),
+        "dues.apply_import": ("POST", "/dues/import/apply", {}),  # nothing to apply: back
+        "dues.set_rate": (
+            "POST",
+            f"/dues/members/{r.member_id}/rates",
+            {"effective_from": f"{date.today():%Y-%m}", "amount": "20"},
+        ),  # fmt: skip
+        "dues.pay": (
+            "POST",
+            f"/dues/members/{r.member_id}/payments",
+            {
+                "first_month": f"{date.today():%Y-%m}",
+                "months": "1",
+                "amount": "0.01",
+                "method": "cash",
+                "receipt_no": "ACCESS-1",
+                "paid_on": date.today().isoformat(),
+            },
+        ),  # fmt: skip
+        "dues.exempt": (
+            "POST",
+            f"/dues/members/{r.member_id}/exemptions",
+            {"first_month": f"{add_months(date.today(), 36):%Y-%m}", "reason": "test"},
+        ),  # fmt: skip
+        "dues.end_exemption": (
+            "POST",
+            f"/dues/exemptions/{r.dues_exemption_id}/end",
+            {"last_month": f"{add_months(date.today(), 24):%Y-%m}"},
+        ),  # fmt: skip
         "users.index": ("GET", "/users/", None),
         "users.new": ("GET", "/users/new", None),
         "users.set_active": ("GET", f"/users/{r.secretary_id}/active?active=no", None),
@@ -203,6 +248,16 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
             "POST",
             f"/members/{r.leave_id}/active",
             {"active": "no", "confirm": "yes"},
+        ),  # fmt: skip
+        "dues.void_exemption": (
+            "POST",
+            f"/dues/exemptions/{r.dues_exemption_id}/void",
+            {"reason": "test", "confirm": "yes"},
+        ),  # fmt: skip
+        "dues.void_payment": (
+            "POST",
+            f"/dues/payments/{r.dues_payment_id}/void",
+            {"reason": "test", "confirm": "yes"},
         ),  # fmt: skip
         "auth.logout": ("POST", "/logout", {}),
     }

@@ -496,8 +496,9 @@ def test_export_csv_has_a_bom_chinese_headers_and_iso_dates(s):
     text = export_members(s, unit(s, "C01"), "csv").decode("utf-8")
     assert text.startswith("\ufeff党员编号,姓名,性别,手机,入党日期,党员类别,所在单位,")
     lines = text.splitlines()
-    assert lines[1] == "M001,张三,男,13800138000,2001-07-01,正式,B01-G1,否,,,是"
-    assert lines[2] == "M002,李四,女,,2015-05-04,预备,B01-G2,是,深圳,2023-01-01,是"
+    # Imported without a dues start, they owe from the month of the import (TODAY's).
+    assert lines[1] == "M001,张三,男,13800138000,2001-07-01,正式,B01-G1,否,,,是,2026-11"
+    assert lines[2] == "M002,李四,女,,2015-05-04,预备,B01-G2,是,深圳,2023-01-01,是,2026-11"
 
 
 def test_export_holds_only_the_members_in_scope(s):

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
+from qrservice.life.dues import MONTHS_AHEAD, add_months, month_start, parse_month
 from qrservice.models import Member, Unit
 from qrservice.tables import FORMULA_PREFIXES
 from qrservice.timeutil import utcnow
@@ -35,6 +36,7 @@ MEMBER_FIELDS = (
     "floating_location",
     "floating_since",
     "active",
+    "dues_from",
 )
 
 NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
@@ -190,6 +192,8 @@ def clean_member(
     active = raw.get("active")
     out["active"] = True if cell_text(active) == "" else _field_bool(active, "active", errors)
 
+    out["dues_from"] = _dues_from(raw.get("dues_from"), out["joined_on"], today, errors)
+
     national_id = cell_text(raw.get("national_id"))
     if national_id:
         try:
@@ -212,6 +216,32 @@ def _field_date(value: Any, field: str, errors: dict[str, str], required: bool) 
     except ValueError as exc:
         errors.setdefault(field, str(exc))
         return None
+
+
+def _dues_from(
+    value: Any, joined_on: date | None, today: date, errors: dict[str, str]
+) -> date | None:
+    """The first month whose dues are owed (YYYY-MM), or None when left blank."""
+    if value is None or cell_text(value) == "":
+        return None
+    try:
+        month = parse_month(value)
+    except ValueError as exc:
+        errors.setdefault("dues_from", str(exc))
+        return None
+    latest = add_months(month_start(today), MONTHS_AHEAD)
+    if joined_on is not None and month < month_start(joined_on):
+        errors.setdefault("dues_from", _("must not be before the month joined"))
+    elif month > latest:
+        errors.setdefault("dues_from", _("must not be after %(month)s", month=f"{latest:%Y-%m}"))
+    return month
+
+
+def default_dues_from(joined_on: date, today: date | None = None) -> date | None:
+    """Where a new member's dues start when nobody said: this month if they joined before it
+    (a member recorded today is not in arrears for last year), else None (the month joined)."""
+    this_month = month_start(today or date.today())
+    return this_month if joined_on < this_month else None
 
 
 def _field_bool(value: Any, field: str, errors: dict[str, str]) -> bool:
@@ -238,6 +268,7 @@ def member_values(member: Member) -> dict[str, Any]:
         "floating_location": member.floating_location,
         "floating_since": member.floating_since,
         "active": member.active,
+        "dues_from": member.dues_from,
     }
 
 

@@ -50,6 +50,7 @@ from qrservice.org.members import (
     audit_values,
     cell_text,
     clean_member,
+    default_dues_from,
     hash_national_id,
     member_changes,
     member_columns,
@@ -101,6 +102,7 @@ COLUMNS = (
     Column("floating_location", "流动地点", aliases=("流入地",)),
     Column("floating_since", "流动开始日期", aliases=("流出日期", "流动日期")),
     Column("active", "在册", required=False),
+    Column("dues_from", "党费起缴月份", required=False, aliases=("党费起始月份", "起缴月份")),
     Column("national_id", "身份证号", required=False, aliases=("身份证号码", "公民身份号码")),
 )
 EXPORT_COLUMNS = tuple(c for c in COLUMNS if c.field != "national_id")
@@ -438,7 +440,7 @@ def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
 
 
 #: The fields of a checked row that hold dates (kept as ISO text in JSON).
-_DATE_FIELDS = ("joined_on", "floating_since")
+_DATE_FIELDS = ("joined_on", "floating_since", "dues_from", "dues_from_default")
 
 
 @dataclass
@@ -551,6 +553,9 @@ def check_rows(
         values = {**clean, "unit": clean["unit"].code, "id_hash": digest}
         if _blank(raw.get("active")):
             values["active"] = None
+        if values["dues_from"] is None:
+            # Blank: a known member keeps theirs; a new one owes from this month on.
+            values["dues_from_default"] = default_dues_from(clean["joined_on"], today)
         checked.rows.append(CheckedRow(row_number, values))
     return checked
 
@@ -574,6 +579,7 @@ _FINGERPRINT = (
     Member.active,
     Member.left_on,
     Member.id_hash,
+    Member.dues_from,
 )
 
 
@@ -701,6 +707,10 @@ def plan_checked(s: Session, scope: Unit, checked: CheckedImport, id_hash_key: s
         if clean["active"] is None:
             # A list without the 在册 value must not bring back members who have left.
             clean["active"] = member.active if member is not None else True
+        if clean.get("dues_from") is None:
+            clean["dues_from"] = (
+                member.dues_from if member is not None else clean.get("dues_from_default")
+            )
         report.names[number] = clean["name"]
         if member is None:
             report.created.append(number)
@@ -854,6 +864,7 @@ def _export_values(member: Member, lang: str) -> list[Any]:
     values["status"] = _STATUS_LABELS[lang].get(values["status"], values["status"])
     for name in ("floating", "active"):
         values[name] = _BOOL_LABELS[lang][bool(values[name])]
+    values["dues_from"] = f"{values['dues_from']:%Y-%m}" if values["dues_from"] else None
     return [values[name] for name in MEMBER_FIELDS]
 
 

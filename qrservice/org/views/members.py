@@ -26,6 +26,7 @@ from qrservice.org.members import (
     MemberFilter,
     clean_member,
     create_member,
+    default_dues_from,
     find_by_national_id,
     member_values,
     search_members,
@@ -130,6 +131,8 @@ def _save(member: Member | None) -> Any:
     try:
         clean = clean_member(form, {u.code: u for u in units})
         key = current_app.config["ID_HASH_KEY"]
+        if member is None and clean["dues_from"] is None:
+            clean["dues_from"] = default_dues_from(clean["joined_on"])
         if member is None:
             member = create_member(s, Actor.of(current_user), clean, key)
             flash(_("Member %(number)s created.", number=member.number), "notice")
@@ -166,6 +169,7 @@ def edit(member_id: int) -> Any:
     form = {k: v for k, v in member_values(member).items() if v is not None}
     form["floating"] = "yes" if member.floating else "no"
     form["active"] = "yes" if member.active else "no"
+    form["dues_from"] = f"{member.dues_from:%Y-%m}" if member.dues_from else ""
     return render_template(
         "members/form.html", member=member, form=form, errors={}, units=_form_units(member)
     )
