@@ -151,6 +151,19 @@ def test_undo_during_a_reopening_takes_the_points_back_at_once(secretary, app):
     assert sum(lines(app, meeting, member)) == 0 and lines(app, meeting, other) == []
 
 
+def test_undo_after_check_in_was_opened_again_with_the_open_button_takes_the_points_back(
+    secretary, app
+):
+    """ "Open check-in" on a closed meeting (not the confirmed reopening) still keeps points
+    exact: the undo settles, and so does the next close."""
+    meeting = closed_meeting(app, secretary, [REGULAR])
+    assert secretary.post(f"/meetings/{meeting}/open").status_code == 302
+    secretary.post(f"/api/v1/meetings/{meeting}/undo", json={})
+    assert lines(app, meeting, REGULAR) == [POINTS, -POINTS]
+    close(secretary, meeting)
+    assert lines(app, meeting, REGULAR) == [POINTS, -POINTS]
+
+
 def test_undo_while_check_in_is_open_for_the_first_time_writes_no_points(secretary, app):
     meeting = new_meeting(app, "B01", points=POINTS)
     scan(secretary, meeting, REGULAR, app)

@@ -575,9 +575,9 @@ def undo_last(
     """Take back the most recent check-in of this meeting (a mistaken scan); with
     ``recorded_by``, the most recent one recorded by that officer or device.
 
-    After check-in has closed (or while it is reopened) the member's points for the meeting
-    are settled again: the taken-back attendance no longer earns them. The meeting row is
-    locked first, as a close does, so an undo and a close never miss each other.
+    The member's points for the meeting are settled again: a taken-back attendance earns
+    nothing, so points a close gave are reversed (after closing, or while reopened). The
+    meeting row is locked first, as a close does, so an undo and a close never miss each other.
     """
     from qrservice.life.points import MEETING_ROW_LOCK, settle_attendance_points  # reads ATTENDED
 
@@ -600,8 +600,7 @@ def undo_last(
     before = last.status
     last.status = "undone"
     s.flush()
-    if meeting.closed_at is not None:
-        settle_attendance_points(s, meeting, [last.member_id], actor.label, locked=True)
+    settle_attendance_points(s, meeting, [last.member_id], actor.label, locked=True)
     record(
         s, actor, "attendance.undo", "member", last.member_id,
         before={"meeting": meeting.id, "status": before},
