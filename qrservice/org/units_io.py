@@ -331,12 +331,12 @@ def plan_units(s: Session, scope: Unit, table: UnitRows) -> UnitPlan:
                  _("the parents go round in a circle: %(loop)s", loop=shown))  # fmt: skip
         values["bad"] = True
 
+    # With any error nothing is written: the counts say what the file would do once corrected.
     report.errors.sort(key=lambda e: e.row)
-    if report.errors:
-        return plan
-
     ordered = sorted(checked.items(), key=lambda kv: (depth.get(kv[0], 0), kv[1]["row"]))
-    for _key, values in ordered:
+    for key, values in ordered:
+        if key not in depth and not values["scope"]:
+            continue
         unit = values["unit"]
         report.units[values["code"]] = (values["kind"], values["name"], values["parent"])
         if unit is None:
@@ -357,6 +357,8 @@ def plan_units(s: Session, scope: Unit, table: UnitRows) -> UnitPlan:
         report.updated[values["code"]] = diff
         plan.steps.append(_Step(values["row"], values["code"], values["kind"], values["name"],
                                 values["parent"], unit, moves))  # fmt: skip
+    if report.errors:
+        plan.steps = []
     return plan
 
 
