@@ -269,3 +269,16 @@ def test_org_settings_by_command_line(runner, app):
     assert bad.exit_code != 0 and "dues_tracked_from:" in bad.output
     with app.app_context():
         assert db.session().scalar(select(Organisation.name)) == "命令行党委"
+
+
+def test_the_readme_path_from_nothing_to_members(empty_runner):
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples"
+    assert empty_runner.invoke(main, init_args()).exit_code == 0
+    units = empty_runner.invoke(main, ["units", "import", str(samples / "units-sample.csv")])
+    assert units.exit_code == 0, units.output
+    assert "12 rows: created 12" in units.output
+    members = empty_runner.invoke(main, ["import-members", str(samples / "members-sample.csv")])
+    assert members.exit_code == 0, members.output
+    assert "created 10" in members.output
+    listed = empty_runner.invoke(main, ["units", "list"])
+    assert "B01\tbranch\t机关第一党支部\t3 members" in listed.output
