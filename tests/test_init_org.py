@@ -3,6 +3,7 @@ organisation's settings (its name on every page, its dues tracking start)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -282,3 +283,43 @@ def test_the_readme_path_from_nothing_to_members(empty_runner):
     assert "created 10" in members.output
     listed = empty_runner.invoke(main, ["units", "list"])
     assert "B01\tbranch\t机关第一党支部\t3 members" in listed.output
+
+
+def test_two_setups_sent_at_once_make_one_organisation_and_a_clear_refusal(fresh_app, tmp_path):
+    # Each on an app of its own (as two workers), made before the threads start (see
+    # tests/test_checkin_races.py); both have seen the form, so neither knows the other.
+    url = fresh_app.config["DATABASE_URL"]
+    apps = [fresh_app]
+    apps.append(create_app({**TEST_CONFIG, "DATABASE_URL": url}, data_dir=tmp_path))
+    clients = [a.test_client() for a in apps]
+    for client in clients:
+        assert client.get("/setup").status_code == 200
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+    errors: list[BaseException] = []
+
+    def submit(client, n: int) -> None:  # type: ignore[no-untyped-def]
+        form = {"org_name": f"党委{n}", "committee_code": f"C0{n}", "username": f"organiser{n}",
+                "password": PASSWORD, "password_confirm": PASSWORD}  # fmt: skip
+        try:
+            barrier.wait(timeout=60)
+            answers.append(client.post("/setup", data=form).status_code)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            barrier.abort()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(c, n)) for n, c in enumerate(clients, 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert sorted(answers) == [302, 409]
+        with fresh_app.app_context():
+            s = db.session()
+            assert len(s.scalars(select(Organisation)).all()) == 1
+            assert len(s.scalars(select(Unit)).all()) == 1
+            assert len(s.scalars(select(User)).all()) == 1
+    finally:
+        db.engine_of(apps[1]).dispose()
