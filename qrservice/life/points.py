@@ -58,8 +58,9 @@ def settle_attendance_points(
     """Add a ledger line for each member whose attendance points at ``meeting`` differ from
     what their attendance earns now (``earned``); returns how many lines were added.
 
-    ``member_ids`` None settles everyone with attendance or points at the meeting. Three
-    queries whatever their number: the statuses, a grouped sum, one insert of every line.
+    ``member_ids`` None settles everyone with attendance or points at the meeting. Four
+    statements whatever their number: the meeting row (read again, locked), the statuses, a
+    grouped sum, one insert of every line.
 
     The meeting row is locked first (FOR UPDATE, as closing check-in does), so two requests
     settling the same meeting add their lines one after the other, the second seeing the
