@@ -10,7 +10,6 @@ Plain functions: they add and flush, never commit, and raise RoleError naming ea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -86,12 +85,11 @@ def unit_roles(s: Session, units: list[Unit]) -> dict[int, list[UnitRole]]:
 def eligible_members(s: Session, unit: Unit) -> list[Member]:
     """Who may hold an office of ``unit``: the active members of its branch (of the group, for
     a group's leader), by number."""
-    home = unit if unit.kind == "group" else unit
     return list(
         s.scalars(
             select(Member)
             .join(Unit, Unit.id == Member.unit_id)
-            .where(Unit.path.startswith(home.path, autoescape=True), Member.active.is_(True))
+            .where(Unit.path.startswith(unit.path, autoescape=True), Member.active.is_(True))
             .order_by(Member.number)
         )
     )
@@ -225,11 +223,3 @@ def office_holders(s: Session, branch: Unit) -> list[Member]:
             .order_by(Member.number)
         )
     )
-
-
-@dataclass(frozen=True)
-class GroupLeaders:
-    """A branch's group and its leaders (none, or one)."""
-
-    group: Unit
-    leaders: list[UnitRole]

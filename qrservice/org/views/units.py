@@ -253,7 +253,11 @@ def _unit_page(
     may_assign = (
         can_see_unit(current_user, unit) and unit.closed_at is None and bool(roles_for(unit))
     )
-    candidates = {u.id: eligible_members(s, u) for u in [unit, *children] if roles_for(u)}
+    # Whom the forms offer: the unit's members, and each of a branch's groups' own.
+    candidates = {}
+    if may_assign:
+        holders = [unit, *(c for c in children if c.kind == "group" and c.closed_at is None)]
+        candidates = {u.id: eligible_members(s, u) for u in holders}
     return render_template(
         "units/show.html", unit=unit, children=shown_children, totals=totals, offices=offices,
         candidates=candidates, may_assign=may_assign, can_manage=_is_organiser(),
