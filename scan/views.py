@@ -5,7 +5,7 @@ secretary's scanner, and the meeting's rotating on-screen code.
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +46,6 @@ from qrservice.org.issuance import (
     resolve_card,
     try_pin,
 )
-from qrservice.org.organisation import current_organisation
 from qrservice.signing_keys import key_ring
 from qrservice.timeutil import local_time, utcnow
 from scan.checkin import MeetingNotFound, redeem
@@ -97,11 +96,6 @@ def _with_unlocked(response: Response, card: Card) -> Response:
     return response
 
 
-def _tracked_from() -> date:
-    org = current_organisation(db.session())
-    return org.dues_tracked_from if org else date.max
-
-
 def _viewer(card: Card) -> str:
     """officer, member (unlocked on this phone) or stranger."""
     if current_user.is_authenticated and can_see_member(current_user, card.member):
@@ -144,7 +138,7 @@ def card_page(token: str) -> Any:
         "branch": branch_of(member.unit).name,
     }  # fmt: skip
     if full or privacy == "summary":
-        context["standing"] = member_standing(s, member, today, _tracked_from())
+        context["standing"] = member_standing(s, member, today)
     if full:
         context.update(_history(s, member))
         now = utcnow()
@@ -196,7 +190,7 @@ _PAYMENTS_HISTORY = (
         DuesPayment.paid_on, DuesPayment.months, DuesPayment.first_month,
         DuesPayment.amount_fen, DuesPayment.receipt_no,
     )
-    .where(DuesPayment.member_id == bindparam("member_id"))
+    .where(DuesPayment.member_id == bindparam("member_id"), DuesPayment.voided_at.is_(None))
     .order_by(DuesPayment.first_month.desc())
     .limit(60)
 )  # fmt: skip

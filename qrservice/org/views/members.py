@@ -13,6 +13,7 @@ from qrservice import db
 from qrservice.audit import Actor
 from qrservice.audit_sentences import actor_name, audit_trail, end_reason_text
 from qrservice.confirm import ask_to_confirm, confirmed
+from qrservice.life.standing import member_standing
 from qrservice.models import MEMBER_STATUSES, AuditEvent, Member
 from qrservice.org.accounts import (
     can_edit_member,
@@ -35,6 +36,7 @@ from qrservice.org.members import (
     update_member,
 )
 from qrservice.org.units import open_units_in_scope
+from qrservice.timeutil import local_time, utcnow
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
@@ -106,6 +108,11 @@ def show(member_id: int) -> Any:
         history=audit_trail(db.session(), history),
         cards=card_history(db.session(), member.id),
         can_edit=can_edit_member(current_user, member),
+        standing=(
+            member_standing(db.session(), member, local_time(utcnow()).date())
+            if member.active
+            else None
+        ),
     )
 
 
@@ -128,6 +135,8 @@ def _save(member: Member | None) -> Any:
         # Leaving and coming back are their own actions, confirmed first (set_active below):
         # the edit form keeps the member's state whatever it sends.
         form["active"] = "yes" if member.active else "no"
+        if "dues_from" not in form and member.dues_from:  # a form without the field keeps it
+            form["dues_from"] = f"{member.dues_from:%Y-%m}"
     try:
         clean = clean_member(form, {u.code: u for u in units})
         key = current_app.config["ID_HASH_KEY"]
