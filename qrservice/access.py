@@ -106,6 +106,9 @@ ROUTES: dict[str, frozenset[str]] = {
     "devices.new": OFFICERS,
     "devices.pairing_code": IN_SCOPE,
     "devices.revoke": IN_SCOPE,
+    # Who needs attention: each officer's own scope by default; a unit chosen must be in it.
+    "attention.index": IN_SCOPE,
+    "attention.export": IN_SCOPE,
     # Dues: a member's page and a unit's list for the officers over them; an import of
     # payments into the importer's own scope.
     "dues.member": IN_SCOPE,

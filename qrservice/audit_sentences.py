@@ -601,6 +601,10 @@ def _sentences() -> dict[str, Sentence]:
         "meeting.plan": _meeting_plan,
         "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
         "attendance.correct": _attendance_correct,
+        "attention.export": lambda actor, subject, b, a, n: _(
+            "%(actor)s exported the list of members needing attention in %(unit)s (%(format)s)",
+            actor=actor, unit=subject, format=str(a.get("format", "")).upper(),
+        ),  # fmt: skip
         # Dues.
         "dues.rate": _dues_rate,
         "dues.void": _dues_void,

@@ -172,6 +172,8 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "devices.new": ("GET", "/devices/new", None),
         "devices.revoke": ("GET", f"/devices/{r.device_id}/revoke", None),
         "devices.pairing_code": ("POST", f"/devices/{r.device_id}/pairing-code", {}),
+        "attention.index": ("GET", f"/attention/?unit={r.group_id}", None),
+        "attention.export": ("GET", f"/attention/export.csv?unit={r.group_id}", None),
         "dues.member": ("GET", f"/dues/members/{r.member_id}", None),
         "dues.unit_list": ("GET", f"/dues/units/{r.group_id}", None),
         "dues.unit_export": ("GET", f"/dues/units/{r.group_id}/export.csv", None),
