@@ -166,8 +166,9 @@ def test_the_setup_form_creates_everything_and_logs_the_organiser_in(fresh_app):
         assert (org.name, org.dues_tracked_from) == ("中共示例公司委员会", date(2025, 7, 1))
         user = s.scalar(select(User).where(User.username == "zuzhi"))
         assert user.role == "organiser" and user.unit.code == "C01"
-        actions = set(s.scalars(select(AuditEvent.action)))
-        assert {"org.create", "unit.create", "user.create"} <= actions
+        events = s.execute(select(AuditEvent.action, AuditEvent.actor)).all()
+        assert {(action, "user:zuzhi") for action in ("org.create", "unit.create",
+                                                       "user.create")} <= set(events)  # fmt: skip
     # Another worker that has not seen the organisation yet answers 404 too.
     other = create_app(
         {**TEST_CONFIG, "DATABASE_URL": fresh_app.config["DATABASE_URL"]},

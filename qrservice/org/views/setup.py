@@ -79,11 +79,12 @@ def setup() -> Any:
     password = request.form.get("password", "")
     s = db.session()  # a POST: its first statement takes the write turn
     errors: dict[str, str] = {}
+    # The trail names the new organiser (their account does not exist yet when it starts).
     if password != request.form.get("password_confirm", ""):
         errors["password_confirm"] = _("The passwords differ.")
     try:
         _org, _committee, user = init_org(
-            s, Actor.system("setup"), org_name=form["org_name"],
+            s, Actor(f"user:{form['username'].strip()}"), org_name=form["org_name"],
             committee_code=form["committee_code"], committee_name=form["committee_name"] or None,
             dues_tracked_from=form["dues_tracked_from"], username=form["username"],
             display_name=form["display_name"], password=password,
