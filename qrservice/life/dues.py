@@ -42,7 +42,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, literal_column, null, select, union_all
+from sqlalchemy import Date, Integer, bindparam, cast, literal_column, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -404,22 +404,24 @@ def first_owed_month(
 # live exemptions and live payments, as rows of (kind, member, a month, a second month, months,
 # amount, id). Built once; the members are a parameter.
 _member_ids = bindparam("member_ids", expanding=True)
+# Typed NULLs: PostgreSQL cannot match untyped ones across the branches of a UNION.
+_no_int, _no_date = cast(null(), Integer), cast(null(), Date)
 _FACTS = union_all(
     select(
         literal_column("'m'").label("kind"), Member.id.label("member_id"),
         Member.joined_on.label("first"), Member.dues_from.label("last"),
-        null().label("months"), null().label("amount"), Member.id,
+        _no_int.label("months"), _no_int.label("amount"), Member.id,
     ).where(Member.id.in_(_member_ids)),
     select(
-        literal_column("'r'"), DuesRate.member_id, DuesRate.effective_from, null(), null(),
+        literal_column("'r'"), DuesRate.member_id, DuesRate.effective_from, _no_date, _no_int,
         DuesRate.amount_fen, DuesRate.id,
     ).where(DuesRate.member_id.in_(_member_ids)),
     select(
         literal_column("'e'"), DuesExemption.member_id, DuesExemption.first_month,
-        DuesExemption.last_month, null(), null(), DuesExemption.id,
+        DuesExemption.last_month, _no_int, _no_int, DuesExemption.id,
     ).where(DuesExemption.member_id.in_(_member_ids), DuesExemption.voided_at.is_(None)),
     select(
-        literal_column("'p'"), DuesPayment.member_id, DuesPayment.first_month, null(),
+        literal_column("'p'"), DuesPayment.member_id, DuesPayment.first_month, _no_date,
         DuesPayment.months, DuesPayment.amount_fen, DuesPayment.id,
     ).where(DuesPayment.member_id.in_(_member_ids), DuesPayment.voided_at.is_(None)),
 )  # fmt: skip

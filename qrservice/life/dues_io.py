@@ -238,7 +238,8 @@ def _plan(
             continue
         ledger.allocate(payment.first_month, payment.months, payment.amount_fen)
         report.rows.append(PaymentRow(row, member.id, member.number, member.name, payment))
-    report.errors.sort(key=lambda e: e.row)  # stable: each row's problems in their order
+    order = {header: i for i, header in enumerate(headers)}  # each row's problems by column
+    report.errors.sort(key=lambda e: (e.row, order.get(e.column, len(order))))
     if report.errors:
         report.rows = []
     return report
