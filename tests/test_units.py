@@ -558,3 +558,17 @@ def test_units_commands_add_rename_move_close_reopen_and_list(runner, app):
     assert top.exit_code != 0 and "parent:" in top.output
     with app.app_context():
         assert db.session().scalar(select(func.count()).select_from(Unit)) == 13 + 2
+
+
+def test_the_tree_offers_changes_to_organisers_only(client, auth, app):
+    b01 = unit_of(app, "B01")
+    auth.login()
+    tree = client.get("/units").get_data(as_text=True)
+    assert f'href="/units/{b01.id}/edit"' in tree and f'action="/units/{b01.id}/close"' in tree
+    assert f'action="/units/{unit_of(app, "C01").id}/close"' not in tree  # the top committee
+    assert 'href="/units/new"' in tree and 'href="/settings/organisation"' in tree
+    auth.logout()
+    auth.as_secretary(1)
+    tree = client.get("/units").get_data(as_text=True)
+    assert "/edit" not in tree and "/close" not in tree and 'href="/units/new"' not in tree
+    assert f'href="/units/{b01.id}"' in tree
