@@ -175,7 +175,11 @@ def _checked_in(s: Any, member_id: int, meeting_ids: list[int]) -> dict[int, Att
 _ATTENDANCE_HISTORY = (
     select(Attendance.status, Meeting.starts_at, Meeting.title)
     .join(Meeting, Meeting.id == Attendance.meeting_id)
-    .where(Attendance.member_id == bindparam("member_id"), Attendance.status != "undone")
+    .where(
+        Attendance.member_id == bindparam("member_id"),
+        Attendance.status != "undone",
+        Meeting.status != "cancelled",  # a cancelled meeting is on no card
+    )
     .order_by(Meeting.starts_at.desc())
     .limit(200)
 )

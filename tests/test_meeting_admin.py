@@ -262,6 +262,11 @@ def test_a_cancelled_open_meeting_keeps_its_check_ins_expects_no_one_and_refuses
     assert "cancelled the meeting “临时取消的会” (reason: 停电，改期)" in history(client, meeting)
     assert client.post(f"/meetings/{meeting}/open").status_code == 302
     assert meeting_of(app, meeting).status == "cancelled"
+    # The member's card no longer shows it, not even in the history of meetings attended.
+    member = app.test_client()
+    member.post(path_of(app, REGULAR) + "/unlock", data={"pin": give_pin(app, REGULAR)})
+    card = member.get(path_of(app, REGULAR), headers=EN).get_data(as_text=True)
+    assert "Meetings</h2>" in card and "临时取消的会" not in card
 
 
 def test_cancelling_takes_back_the_points_a_meeting_had_given(client, auth, app):
