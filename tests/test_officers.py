@@ -202,6 +202,8 @@ def test_a_reset_shows_a_temporary_password_once_and_ends_every_session_at_once(
     (event,) = _events(app, "user.reset_password")
     assert temporary not in f"{event.before} {event.after}"
     assert '"temporary": true' in event.after
+    history = _english(organiser).get(f"/users/{user_id}").get_data(as_text=True)
+    assert "Organiser organiser reset the password of secretary1 to a temporary one" in history
 
 
 def test_after_a_reset_the_officer_must_choose_a_password_before_anything_else(app):
@@ -352,8 +354,12 @@ def test_changing_a_role_and_unit_asks_first_then_ends_the_officers_sessions(app
     assert (account.role, account.display_name) == ("organiser", "一支部组织委员")
     (event,) = _events(app, "user.update")
     assert '"role": "secretary"' in event.before and '"role": "organiser"' in event.after
-    page = organiser.get(f"/users/{user_id}").get_data(as_text=True)
+    page = _english(organiser).get(f"/users/{user_id}").get_data(as_text=True)
     assert "一支部组织委员" in page
+    assert (
+        "changed the account secretary1: Role Secretary → Organiser, Name 机关第一党支部书记 → "
+        "一支部组织委员; every login of the account ended"
+    ) in page
     # Now an organiser of B01: the accounts page, with B01's accounts only.
     _login(secretary)
     listing = secretary.get("/users/").get_data(as_text=True)
