@@ -394,6 +394,14 @@ def test_dues_statuses_takes_the_same_statements_for_2_and_20_members(s):
     assert many[ids[7]] == dues_status(s, s.get(Member, ids[7]), TODAY)
 
 
+def test_dues_statuses_takes_a_whole_organisation_in_one_statement(s):
+    # Bound once: SQLite takes at most 32,766 values in one statement.
+    ids = list(range(1, 12_001))
+    got, seen = statements(s, lambda: dues_statuses(s, ids, TODAY))
+    assert len(seen) == 2
+    assert len(got) == s.scalar(select(func.count()).select_from(Member))
+
+
 # Amounts and months as typed
 
 
@@ -553,3 +561,42 @@ def test_cli_exempts_voids_and_lists_a_branchs_arrears(runner, app, cli_member):
         exemption = s.scalar(select(DuesExemption).where(DuesExemption.member_id == cli_member))
         assert (exemption.first_month, exemption.last_month) == (M("2026-02"), M("2026-03"))
         assert add_months(exemption.last_month, 1) == M("2026-04")
+
+
+# The trail
+
+
+def test_every_dues_action_reads_as_a_sentence_in_both_languages(app):
+    from qrservice.audit_sentences import describe_event, load_names
+
+    with app.app_context():
+        s = db.session()
+        current_organisation(s).dues_tracked_from = date(2020, 1, 1)
+        member = new_member(s, "T040", dues_from="2026-12")
+        set_dues_rate(s, ACTOR, member, M("2026-12"), 1000, today=TODAY)
+        set_dues_rate(s, ACTOR, member, M("2026-12"), 1200, today=TODAY)
+        payment = pay(s, member, "2026-12", 1, "12", "R-TRAIL", note="现金")
+        void_payment(s, ACTOR, payment, "录错")
+        exemption = add_exemption(s, ACTOR, member, M("2027-01"), None, "病休", today=TODAY)
+        end_exemption(s, ACTOR, exemption, M("2027-02"), today=TODAY)
+        void_exemption(s, ACTOR, exemption, "取消")
+        s.commit()
+        ids = list(
+            s.scalars(
+                select(AuditEvent.id)
+                .where(AuditEvent.entity_id == member.id, AuditEvent.action.like("dues.%"))
+                .order_by(AuditEvent.id)
+            )
+        )
+    for headers in ({"Accept-Language": "en"}, {"Accept-Language": "zh-CN"}):
+        with app.test_request_context(headers=headers):
+            s = db.session()
+            events = [s.get(AuditEvent, i) for i in ids]
+            sentences = [describe_event(e, load_names(s, events)) for e in events]
+            assert len(sentences) == 7
+            for event, sentence in zip(events, sentences, strict=True):
+                assert event.action not in sentence and "{" not in sentence, sentence
+            assert "12.00" in sentences[1] and "10.00" in sentences[1]  # the amount it replaced
+            assert "R-TRAIL" in sentences[2] and "R-TRAIL" in sentences[3]
+            assert "录错" in sentences[3] and "病休" in sentences[4] and "取消" in sentences[6]
+            assert "2027-02" in sentences[5]

@@ -328,7 +328,7 @@ def test_a_month_that_is_not_a_month_is_refused_naming_it(client, auth, app):
     b01 = count_unit_id(app, "B01")
     response = client.get(f"/dues/units/{b01}?month=2026-13", headers=EN)
     assert response.status_code == 400
-    assert "month" in response.get_data(as_text=True)
+    assert "month: not a month; write it as YYYY-MM" in response.get_data(as_text=True)
 
 
 def test_the_branch_list_as_of_an_earlier_month(client, auth, app):

@@ -402,8 +402,11 @@ def first_owed_month(
 
 # The members' records in one statement: when each joined and their own dues start, rates,
 # live exemptions and live payments, as rows of (kind, member, a month, a second month, months,
-# amount, id). Built once; the members are a parameter.
+# amount, id). Built once; the members are a parameter, bound once (SQLite takes at most
+# 32,766 values in a statement).
 _member_ids = bindparam("member_ids", expanding=True)
+_wanted = select(Member.id).where(Member.id.in_(_member_ids)).cte("wanted")
+_in_wanted = select(_wanted.c.id)
 # Typed NULLs: PostgreSQL cannot match untyped ones across the branches of a UNION.
 _no_int, _no_date = cast(null(), Integer), cast(null(), Date)
 _FACTS = union_all(
@@ -411,19 +414,19 @@ _FACTS = union_all(
         literal_column("'m'").label("kind"), Member.id.label("member_id"),
         Member.joined_on.label("first"), Member.dues_from.label("last"),
         _no_int.label("months"), _no_int.label("amount"), Member.id,
-    ).where(Member.id.in_(_member_ids)),
+    ).where(Member.id.in_(_in_wanted)),
     select(
         literal_column("'r'"), DuesRate.member_id, DuesRate.effective_from, _no_date, _no_int,
         DuesRate.amount_fen, DuesRate.id,
-    ).where(DuesRate.member_id.in_(_member_ids)),
+    ).where(DuesRate.member_id.in_(_in_wanted)),
     select(
         literal_column("'e'"), DuesExemption.member_id, DuesExemption.first_month,
         DuesExemption.last_month, _no_int, _no_int, DuesExemption.id,
-    ).where(DuesExemption.member_id.in_(_member_ids), DuesExemption.voided_at.is_(None)),
+    ).where(DuesExemption.member_id.in_(_in_wanted), DuesExemption.voided_at.is_(None)),
     select(
         literal_column("'p'"), DuesPayment.member_id, DuesPayment.first_month, _no_date,
         DuesPayment.months, DuesPayment.amount_fen, DuesPayment.id,
-    ).where(DuesPayment.member_id.in_(_member_ids), DuesPayment.voided_at.is_(None)),
+    ).where(DuesPayment.member_id.in_(_in_wanted), DuesPayment.voided_at.is_(None)),
 )  # fmt: skip
 
 

@@ -367,7 +367,7 @@ def _listing(unit: Unit) -> Any:
 
 def _bad_month(unit: Unit, message: str) -> Any:
     return render_template(
-        "error.html", code=400, message=_("month: %(problem)s", problem=message)
+        "dues/bad_request.html", unit=unit, message=_("month: %(problem)s", problem=message)
     ), 400
 
 
