@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
-from qrservice.life.dues import MONTHS_AHEAD, add_months, month_start, parse_month
+from qrservice.life.dues import MONTHS_AHEAD, add_months, local_today, month_start, parse_month
 from qrservice.models import Member, Unit
 from qrservice.tables import FORMULA_PREFIXES
 from qrservice.timeutil import utcnow
@@ -240,7 +240,7 @@ def _dues_from(
 def default_dues_from(joined_on: date, today: date | None = None) -> date | None:
     """Where a new member's dues start when nobody said: this month if they joined before it
     (a member recorded today is not in arrears for last year), else None (the month joined)."""
-    this_month = month_start(today or date.today())
+    this_month = month_start(today or local_today())  # the organisation's today
     return this_month if joined_on < this_month else None
 
 
