@@ -297,9 +297,13 @@ def open_checkin(s: Session, actor: Actor, meeting: Meeting) -> None:
         return
     if meeting.status == "cancelled":
         raise MeetingError({"status": _("This meeting was cancelled.")})
+    if meeting.status == "closed":
+        # One way back into a closed meeting: reopening, confirmed and in the trail.
+        raise MeetingError(
+            {"status": _("Check-in of this meeting is closed: reopen it from its attendance page.")}
+        )
     meeting.status = "open"
     meeting.opened_at = meeting.opened_at or utcnow()
-    meeting.closed_at = None
     record(s, actor, "meeting.open", "meeting", meeting.id)
 
 
