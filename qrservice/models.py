@@ -526,6 +526,8 @@ class DuesPayment(Base):
     #: Unique for ever: a voided payment keeps its receipt number.
     receipt_no: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
     paid_on: Mapped[date] = mapped_column(Date, nullable=False)
+    #: The treasurer's note (a transfer's reference, who paid for whom).
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     #: A payment is never deleted: a mistaken one is voided, with who and why.

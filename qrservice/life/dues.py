@@ -845,8 +845,8 @@ def record_payment(
         raise DuesError({"amount": above_owed_message(still)})
     payment = DuesPayment(
         member_id=member.id, first_month=first, months=months, amount_fen=amount_fen,
-        method=method, receipt_no=receipt_no, paid_on=paid_on, recorded_by=actor.label,
-        recorded_at=utcnow(),
+        method=method, receipt_no=receipt_no, paid_on=paid_on, note=note,
+        recorded_by=actor.label, recorded_at=utcnow(),
     )  # fmt: skip
     try:
         with s.begin_nested():

@@ -276,6 +276,7 @@ def apply_payments(
             method=r.payment.method,
             receipt_no=r.payment.receipt_no,
             paid_on=r.payment.paid_on,
+            note=r.payment.note,
             recorded_by=actor.label,
             recorded_at=now,
         )  # fmt: skip
@@ -298,9 +299,6 @@ def apply_payments(
     after: dict[str, Any] = {
         "rows": report.total, "payments": len(payments), "amount_fen": report.amount_fen,
     }  # fmt: skip
-    notes = {r.payment.receipt_no: r.payment.note for r in report.rows if r.payment.note}
-    if notes:
-        after["notes"] = notes  # the payment table has no note column: the trail keeps them
     record(s, actor, "dues.import", "unit", scope.id, after=after)
     s.flush()
     return report

@@ -159,6 +159,7 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("dues_payment", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("note", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("voided_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("voided_by", sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column("void_reason", sa.String(length=200), nullable=True))
@@ -249,6 +250,7 @@ def downgrade() -> None:
         batch_op.drop_column("void_reason")
         batch_op.drop_column("voided_by")
         batch_op.drop_column("voided_at")
+        batch_op.drop_column("note")
 
     with op.batch_alter_table("attendance_correction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_attendance_correction_attendance_id"))
