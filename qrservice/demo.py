@@ -1,6 +1,10 @@
 """The demo organisation: one committee, four branches of two groups, about 120 members.
 
-Deterministic (a fixed seed), so the README can name logins and members that exist.
+Deterministic (a fixed seed), so the README can name logins and members that exist. It is
+built with the officers' own operations (set-up, units, offices, member records, dues
+amounts and payments, an exemption, meetings checked in through the check-in itself, closed,
+corrected with reasons, a plan of coming meetings and a cancelled one), so that every record
+a page shows is one an officer can make and correct.
 """
 
 from __future__ import annotations
@@ -14,15 +18,33 @@ from sqlalchemy.orm import Session
 
 from cards.tokens import KeyRing
 from qrservice.audit import Actor
-from qrservice.life.dues import add_months, month_start, record_payment, set_dues_rate
-from qrservice.life.meetings import MeetingFields, close_checkin, create_meeting, open_checkin
-from qrservice.models import Attendance, Member, PointsEntry, Unit
+from qrservice.life.attendance import correct_attendance
+from qrservice.life.dues import (
+    add_exemption,
+    add_months,
+    month_start,
+    months_between,
+    record_payment,
+    set_dues_rate,
+)
+from qrservice.life.meeting_plans import PlanFields, create_plan
+from qrservice.life.meetings import (
+    MeetingFields,
+    cancel_meeting,
+    close_checkin,
+    create_meeting,
+    expected_members,
+    open_checkin,
+)
+from qrservice.models import Member, Unit
 from qrservice.org.accounts import create_user
 from qrservice.org.issuance import issue_cards
 from qrservice.org.members import clean_member, create_member
-from qrservice.org.organisation import create_organisation
+from qrservice.org.organisation import init_org
+from qrservice.org.roles import add_role
 from qrservice.org.units import create_unit
 from qrservice.timeutil import from_local, utcnow
+from scan.checkin import redeem
 
 #: Published demo logins (the README lists them); never used outside the demo.
 ORGANISER = ("organiser", "demo-organiser-2026")
@@ -74,11 +96,10 @@ def build_demo(
     """
     rng = random.Random(20260701)
     actor = Actor.system("demo")
-    create_organisation(s, actor, "示范党委", add_months(month_start(today), -12))
-    committee = create_unit(s, actor, kind="committee", name="示范党委", code="C01", parent=None)
-    create_user(
-        s, actor, username=ORGANISER[0], password=ORGANISER[1], role="organiser",
-        unit=committee, display_name="组织委员 陈明",
+    _org, committee, _organiser = init_org(
+        s, actor, org_name="示范党委", committee_code="C01",
+        dues_tracked_from=add_months(month_start(today), -12), username=ORGANISER[0],
+        display_name="组织委员 陈明", password=ORGANISER[1],
     )  # fmt: skip
     made = {"units": 1, "members": 0, "floating": 0, "users": 1}
     floating_left = 12
@@ -122,6 +143,8 @@ def build_demo(
                         if floating
                         else ""
                     ),
+                    # Dues are tracked from a year ago, or from the month joined if later.
+                    "dues_from": max(add_months(month_start(today), -12), joined).strftime("%Y-%m"),
                 }
                 create_member(s, actor, clean_member(raw, {code: group}, today), id_hash_key)
                 made["members"] += 1
@@ -142,62 +165,66 @@ REGULAR = "20260001"
 MEETING_HOUR = 15
 
 
+#: Offices of each branch committee (支委), held by the branch's first members.
+OFFICES = ("secretary", "organisation", "publicity")
+#: The demo member exempt from dues (long-term sick leave), with the reason.
+EXEMPT = ("20260090", "长期病休，经支部委员会研究免交党费")
+
+
 def _organisational_life(
     s: Session, rng: random.Random, committee: Unit, ring: KeyRing, today: date, now: datetime
 ) -> dict[str, int]:
     actor = Actor.system("demo")
     members = list(s.scalars(select(Member).order_by(Member.number)))
     issue_cards(s, actor, members, ring)
-    branches = [u for u in committee.children]
-    floating = [m for m in members if m.floating]
-    # Two floating members are hosted by a branch where they live; the rest stay at home.
-    for member, host in zip(floating[-2:], branches[-2:], strict=True):
-        if host.id != member.unit.parent_id:
-            member.host_unit_id = host.id
-    away_months = {m.id: rng.choice((4, 5, 7, 8)) for m in floating}
+    branches = list(committee.children)
+    for branch in branches:
+        home = [m for m in members if m.unit.parent_id == branch.id and not m.floating]
+        for member, office in zip(home, OFFICES, strict=False):
+            add_role(s, actor, branch, member_number=member.number, role=office)
+    away_months = {m.id: rng.choice((4, 5, 7, 8)) for m in members if m.floating}
     by_number = {m.number: m for m in members}
     away_months[by_number[DRIFTED].id] = 7
     away_months[by_number[SLIPPING].id] = 4
+    first_month = add_months(month_start(today), -12)
     rates = {}
     for m in members:
         rates[m.id] = rng.choice((200, 500, 800, 1000, 1500, 2000, 3000))
-        set_dues_rate(s, actor, m, add_months(month_start(today), -12), rates[m.id])
+        set_dues_rate(s, actor, m, first_month, rates[m.id], today=today)
+    exempt = by_number[EXEMPT[0]]
+    add_exemption(s, actor, exempt, add_months(month_start(today), -5), None, EXEMPT[1], today)
 
     meetings = attendance_rows = 0
-    first_month = add_months(month_start(today), -12)
     for i in range(13):  # the same month last year up to this month, past meetings only
         month = add_months(first_month, i)
         for branch in branches:
             plan = [(branch, "theme_day", f"{month:%Y年%m月}主题党日", 2, 10)]
+            plan.append((branch, "branch_committee", f"{month:%Y年%m月}支委会", 1, 3))
             plan += [(g, "group", f"{g.name}{month:%m月}学习会", 1, 20) for g in branch.children]
             if month.month % 3 == 0:
-                plan.append(
-                    (
-                        branch,
-                        "branch_general",
-                        f"{month:%Y年}第{month.month // 3}季度支部党员大会",
-                        2,
-                        5,
-                    )
-                )
-                plan.append((branch, "lecture", f"{month:%Y年}第{month.month // 3}季度党课", 2, 12))
+                quarter = f"{month:%Y年}第{month.month // 3}季度"
+                plan.append((branch, "branch_general", f"{quarter}支部党员大会", 2, 5))
+                plan.append((branch, "lecture", f"{quarter}党课", 2, 12))
             for unit, kind, title, points, day in plan:
                 starts = from_local(datetime(month.year, month.month, day, MEETING_HOUR))
                 if starts + timedelta(hours=2) >= now:
                     continue
                 attendance_rows += _past_meeting(
-                    s, rng, actor, unit, kind, title, points, starts, away_months, now
+                    s, rng, ring, actor, unit, kind, title, points, starts, away_months, now
                 )
                 meetings += 1
-    _points_and_dues(s, rng, actor, members, away_months, today, rates)
-    _meeting_open_now(s, rng, actor, branches[0], now)
+    _dues(s, rng, actor, members, away_months, today, rates, exempt)
+    _meeting_open_now(s, rng, ring, actor, branches[0], now)
+    _coming_meetings(s, actor, committee, branches[0], today)
     return {"meetings": meetings + 1, "attendance": attendance_rows}
 
 
 def _past_meeting(
-    s: Session, rng: random.Random, actor: Actor, unit: Unit, kind: str, title: str,
-    points: int, starts: datetime, away_months: dict[int, int], now: datetime,
+    s: Session, rng: random.Random, ring: KeyRing, actor: Actor, unit: Unit, kind: str,
+    title: str, points: int, starts: datetime, away_months: dict[int, int], now: datetime,
 ) -> int:  # fmt: skip
+    """A meeting as its secretary ran it: opened, members checked in by scan or by hand at
+    the time they came, closed (the rest absent), leave given by phone recorded after."""
     meeting = create_meeting(
         s, actor, MeetingFields(
             unit=unit, kind=kind, title=title, starts_at=starts,
@@ -206,71 +233,64 @@ def _past_meeting(
         ),
     )  # fmt: skip
     open_checkin(s, actor, meeting)
-    expected = s.scalars(
-        select(Member).join(Member.unit).where(Unit.path.startswith(unit.path))
-    ).all()
-    rows = 0
-    for member in expected:
+    rows, on_leave = 0, []
+    for member in expected_members(s, meeting):
         months_ago = (now - starts).days / 30.4
         if member.id in away_months and months_ago < away_months[member.id]:
             continue  # away and out of touch: absent when the meeting closes
         roll = rng.random()
         if roll < 0.06:
             continue
-        status, via = "present", rng.choice(("scan", "scan", "scan", "manual"))
-        at = starts - timedelta(minutes=rng.randint(0, 15))
         if roll < 0.12:
-            status, via, at = "excused", "leave", starts - timedelta(days=1)
-        elif roll < 0.19:
-            status, at = "late", starts + timedelta(minutes=rng.randint(12, 40))
-        s.add(
-            Attendance(
-                meeting_id=meeting.id, member_id=member.id, status=status, via=via,
-                checked_in_at=at, recorded_by="demo",
-            )
+            on_leave.append(member)
+            continue
+        at = starts - timedelta(minutes=rng.randint(0, 15))
+        if roll < 0.19:
+            at = starts + timedelta(minutes=rng.randint(12, 40))
+        via = rng.choice(("scan", "scan", "scan", "manual"))
+        result = redeem(
+            s, ring=ring, meeting_id=meeting.id, via="manual" if via == "manual" else "scan",
+            recorded_by="demo", member_id=member.id, now=at,
         )  # fmt: skip
-        rows += 1
-    s.flush()
+        rows += result.status == "ok"
     close_checkin(s, actor, meeting)
+    for member in on_leave:
+        correct_attendance(s, actor, meeting, member, "excused", "会前电话请假，书记同意")
+        rows += 1
     meeting.closed_at = starts + timedelta(minutes=120)
     return rows
 
 
-def _points_and_dues(
+def _dues(
     s: Session, rng: random.Random, actor: Actor, members: list[Member],
-    away_months: dict[int, int], today: date, rates: dict[int, int],
+    away_months: dict[int, int], today: date, rates: dict[int, int], exempt: Member,
 ) -> None:  # fmt: skip
+    """Payments as a treasurer records them, monthly or quarterly, up to last month; members
+    away and out of touch stopped paying when they drifted off."""
     receipt = 0
     last_month = add_months(month_start(today), -1)
+    exempt_from = add_months(month_start(today), -5)
     for member in members:
-        if rng.random() < 0.15:
-            s.add(
-                PointsEntry(
-                    member_id=member.id, at=from_local(datetime(today.year, 3, 5, 9)),
-                    points=5, kind="award", reason="学雷锋志愿服务", recorded_by="demo",
-                )
-            )  # fmt: skip
         owed_until = add_months(last_month, -away_months.get(member.id, 0))
-        # Dues are owed from the tracking start, or from the month joined if later.
+        if member.id == exempt.id:
+            owed_until = min(owed_until, add_months(exempt_from, -1))
         month = max(add_months(month_start(today), -12), month_start(member.joined_on))
         quarterly = rng.random() < 0.4
         while month <= owed_until:
-            span = 3 if quarterly else 1
-            span = min(
-                span, (owed_until.year - month.year) * 12 + owed_until.month - month.month + 1
-            )
+            span = min(3 if quarterly else 1, months_between(month, owed_until) + 1)
             receipt += 1
             record_payment(
                 s, actor, member, first_month=month, months=span,
                 amount_fen=rates[member.id] * span,
                 method=rng.choice(("cash", "transfer", "online")),
-                receipt_no=f"DF{today.year}{receipt:05d}", paid_on=add_months(month, span - 1),
+                receipt_no=f"DF{today.year}{receipt:05d}",
+                paid_on=min(add_months(month, span - 1), today), today=today,
             )  # fmt: skip
             month = add_months(month, span)
 
 
 def _meeting_open_now(
-    s: Session, rng: random.Random, actor: Actor, branch: Unit, now: datetime
+    s: Session, rng: random.Random, ring: KeyRing, actor: Actor, branch: Unit, now: datetime
 ) -> None:
     meeting = create_meeting(
         s, actor, MeetingFields(
@@ -287,9 +307,22 @@ def _meeting_open_now(
         .order_by(Member.number)
     ).all()
     for member in members[1:12]:
-        s.add(
-            Attendance(
-                meeting_id=meeting.id, member_id=member.id, status="present", via="scan",
-                checked_in_at=now - timedelta(minutes=rng.randint(1, 14)), recorded_by="demo",
-            )
+        redeem(
+            s, ring=ring, meeting_id=meeting.id, via="scan", recorded_by="demo",
+            member_id=member.id, now=now - timedelta(minutes=rng.randint(1, 9)),
         )  # fmt: skip
+
+
+def _coming_meetings(s: Session, actor: Actor, committee: Unit, branch: Unit, today: date) -> None:
+    """The committee's theme days for the next three months, planned in one step for every
+    branch; one branch's first one cancelled (the hall is taken), so the list shows both."""
+    first = add_months(month_start(today), 1).replace(day=10)
+    _plan, planned = create_plan(
+        s, actor, PlanFields(
+            unit=committee, kind="theme_day", title="{month}主题党日",
+            first=datetime(first.year, first.month, first.day, MEETING_HOUR), minutes=90,
+            place="党员活动室", points=2, repeat="monthly", occurrences=3,
+        ),
+    )  # fmt: skip
+    theirs = [m for m in planned if m.unit_id == branch.id]
+    cancel_meeting(s, actor, min(theirs, key=lambda m: m.starts_at), "活动室另有安排，改期举行")

@@ -70,11 +70,17 @@ def test_absent_corrected_to_present_gives_that_member_the_points_and_keeps_the_
             )
         )
         assert row.via == "closing"  # how it was first recorded stays
-        (c,) = s.scalars(select(AttendanceCorrection)).all()
+        (c,) = s.scalars(
+            select(AttendanceCorrection).where(AttendanceCorrection.attendance_id == row.id)
+        ).all()
         assert (c.attendance_id, c.from_status, c.to_status) == (row.id, "absent", "present")
         assert c.reason == "scanner broke" and c.corrected_by == "user:secretary1"
         shown_at = local_time(c.corrected_at).strftime("%Y-%m-%d %H:%M")
-        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "attendance.correct"))
+        event = s.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.action == "attendance.correct")
+            .order_by(AuditEvent.id.desc())
+        )
         assert event.entity_type == "member" and event.entity_id == member_id(app, REGULAR)
         assert '"status": "absent"' in event.before and '"status": "present"' in event.after
         assert '"why": "scanner broke"' in event.after
