@@ -19,14 +19,7 @@ from sqlalchemy.orm import Session
 from cards.tokens import KeyRing
 from qrservice.audit import Actor
 from qrservice.life.attendance import correct_attendance
-from qrservice.life.dues import (
-    add_exemption,
-    add_months,
-    month_start,
-    months_between,
-    record_payment,
-    set_dues_rate,
-)
+from qrservice.life.dues import add_exemption, record_payment, set_dues_rate
 from qrservice.life.meeting_plans import PlanFields, create_plan
 from qrservice.life.meetings import (
     MeetingFields,
@@ -43,7 +36,7 @@ from qrservice.org.members import clean_member, create_member
 from qrservice.org.organisation import init_org
 from qrservice.org.roles import add_role
 from qrservice.org.units import create_unit
-from qrservice.timeutil import from_local, utcnow
+from qrservice.timeutil import add_months, from_local, month_start, months_between, utcnow
 from scan.checkin import redeem
 
 #: Published demo logins (the README lists them); never used outside the demo.

@@ -1,8 +1,15 @@
-"""Time in one place: timestamps are naive UTC in the database, shown in the organisation's zone."""
+"""Time in one place: timestamps are naive UTC in the database, shown in the organisation's zone;
+months (dues, plans, lists) are kept as their first day, and read as people write them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import calendar
+import re
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
 
 
 def utcnow() -> datetime:
@@ -31,3 +38,75 @@ def local_time(at: datetime) -> datetime:
 def from_local(at: datetime) -> datetime:
     """A wall-clock time entered in the organisation's zone, as naive UTC for storage."""
     return shifted(at, -LOCAL_OFFSET)
+
+
+def month_start(d: date) -> date:
+    """The first day of ``d``'s month: months are kept as their first day."""
+    return d.replace(day=1)
+
+
+def add_months(d: date, n: int) -> date:
+    """The first day of the month ``n`` months after ``d``'s."""
+    index = d.year * 12 + d.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def same_day_months_later(day: date, n: int) -> date:
+    """The same day ``n`` months later; a day past that month's end becomes its last day."""
+    month = add_months(day, n)
+    return month.replace(day=min(day.day, calendar.monthrange(month.year, month.month)[1]))
+
+
+def months_between(a: date, b: date) -> int:
+    """Whole months from month a to month b (b after a gives a positive number)."""
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def local_today() -> date:
+    """Today in the organisation's zone."""
+    return local_time(utcnow()).date()
+
+
+def month_text(d: date | None) -> str:
+    return d.strftime("%Y-%m") if d else ""
+
+
+def half_width(value: Any) -> str:
+    """A form value or spreadsheet cell as trimmed half-width text (full-width digits too)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+_MONTH_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月)?(?:\s*[-/.]\s*\d{1,2}\s*日?)?$")
+
+
+def parse_month(value: Any) -> date:
+    """A month written YYYY-MM (also 2026/1, 2026.01, 2026年1月, or a date in that month), or a
+    spreadsheet date cell: its first day. Raises ValueError with a message to show."""
+    if isinstance(value, datetime):
+        return value.date().replace(day=1)
+    if isinstance(value, date):
+        return value.replace(day=1)
+    text = half_width(value)
+    match = _MONTH_RE.match(text)
+    if match:
+        year, month = int(match.group(1)), int(match.group(2))
+        if 1 <= month <= 12:
+            return date(year, month, 1)
+    raise ValueError(_("not a month; write it as YYYY-MM"))
+
+
+def parse_day(value: Any) -> date:
+    """A date written YYYY-MM-DD (also with / or .), or a spreadsheet date cell."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = half_width(value).replace("/", "-").replace(".", "-")
+    try:
+        return date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
+    except ValueError:
+        raise ValueError(_("not a date; write it as YYYY-MM-DD")) from None

@@ -22,13 +22,14 @@ from cards.tokens import sign_meeting
 from qrservice import access, db
 from qrservice.audit import Actor
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
-from qrservice.life.dues import add_exemption, add_months, month_start
+from qrservice.life.dues import add_exemption
 from qrservice.models import DuesPayment, Member, Unit, User
 from qrservice.org.accounts import create_user
 from qrservice.org.devices import create_device
 from qrservice.org.issuance import active_card, set_new_pin
 from qrservice.org.units import create_unit
 from qrservice.signing_keys import key_ring
+from qrservice.timeutil import add_months, month_start
 from tests.scanhelpers import new_meeting, open_meeting_id
 
 OTHER_ORGANISER_PASSWORD = "other-organiser-2026"

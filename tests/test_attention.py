@@ -12,11 +12,11 @@ from sqlalchemy import select
 from qrservice import db
 from qrservice.audit import Actor
 from qrservice.life.attention import AttentionFilter, attention_list
-from qrservice.life.dues import add_months, month_start, record_payment, set_dues_rate
+from qrservice.life.dues import record_payment, set_dues_rate
 from qrservice.life.standing import member_standing, standings
 from qrservice.models import Attendance, AuditEvent, Meeting, Member, Unit
 from qrservice.org.members import clean_member, create_member
-from qrservice.timeutil import local_time, utcnow
+from qrservice.timeutil import add_months, local_time, month_start, utcnow
 from tests.test_scan_costs import statements_of
 
 EN = {"Accept-Language": "en"}

@@ -15,13 +15,11 @@ from qrservice.audit import Actor
 from qrservice.life.dues import (
     DuesError,
     add_exemption,
-    add_months,
     dues_months,
     dues_status,
     dues_statuses,
     end_exemption,
     member_ledger,
-    parse_month,
     parse_yuan,
     record_payment,
     set_dues_rate,
@@ -31,6 +29,7 @@ from qrservice.life.dues import (
 from qrservice.models import AuditEvent, DuesExemption, DuesPayment, DuesRate, Member, Unit
 from qrservice.org.members import clean_member, create_member
 from qrservice.org.organisation import current_organisation
+from qrservice.timeutil import add_months, parse_month
 
 ACTOR = Actor.system("test")
 #: The day the rules are checked on (every function takes it): February 2027.

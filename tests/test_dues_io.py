@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 
 from qrservice import db
 from qrservice.audit import Actor
-from qrservice.life.dues import add_months, local_today, month_start, parse_month, set_dues_rate
+from qrservice.life.dues import set_dues_rate
 from qrservice.life.dues_io import PaymentsRejected, apply_payments, plan_payments, read_payments
 from qrservice.models import AuditEvent, DuesPayment, Member, Unit
 from qrservice.org.members import clean_member, create_member
 from qrservice.org.members_io import ImportFileError, apply_import, read_table
 from qrservice.org.organisation import current_organisation
+from qrservice.timeutil import add_months, local_today, month_start, parse_month
 
 ACTOR = Actor.system("test")
 TODAY = date(2027, 2, 10)

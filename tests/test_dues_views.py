@@ -14,16 +14,10 @@ from sqlalchemy import func, select
 
 from qrservice import db
 from qrservice.audit import Actor
-from qrservice.life.dues import (
-    add_exemption,
-    add_months,
-    local_today,
-    month_start,
-    record_payment,
-    set_dues_rate,
-)
+from qrservice.life.dues import add_exemption, record_payment, set_dues_rate
 from qrservice.models import AuditEvent, DuesExemption, DuesPayment, DuesRate, Member, Unit
 from qrservice.org.members import clean_member, create_member
+from qrservice.timeutil import add_months, local_today, month_start
 from tests.test_card_page import give_pin, path_of
 
 ACTOR = Actor.system("test")

@@ -267,7 +267,7 @@ def test_org_settings_by_command_line(runner, app):
     result = runner.invoke(main, ["org-settings", "--name", "命令行党委", "--dues-from", "2024-09"])
     assert result.exit_code == 0, result.output
     assert "Saved." in result.output and "dues tracked from: 2024-09" in result.output
-    bad = runner.invoke(main, ["org-settings", "--dues-from", "2024/9/1"])
+    bad = runner.invoke(main, ["org-settings", "--dues-from", "2024-13"])
     assert bad.exit_code != 0 and "dues_tracked_from:" in bad.output
     with app.app_context():
         assert db.session().scalar(select(Organisation.name)) == "命令行党委"

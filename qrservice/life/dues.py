@@ -33,11 +33,10 @@ Plain functions on a session: they add and flush, never commit, and raise ``Dues
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -49,7 +48,16 @@ from sqlalchemy.orm import Session
 from qrservice.audit import Actor, record
 from qrservice.models import DUES_METHODS, DuesExemption, DuesPayment, DuesRate, Member
 from qrservice.org.organisation import current_organisation
-from qrservice.timeutil import local_time, utcnow
+from qrservice.timeutil import (
+    add_months,
+    half_width,
+    local_today,
+    month_start,
+    month_text,
+    parse_day,
+    parse_month,
+    utcnow,
+)
 
 RECEIPT_RE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 #: The largest monthly amount: 100,000 yuan, in fen.
@@ -87,75 +95,11 @@ class DuesError(ValueError):
 # Months and amounts
 
 
-def month_start(d: date) -> date:
-    return d.replace(day=1)
-
-
-def add_months(d: date, n: int) -> date:
-    index = d.year * 12 + d.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def months_between(a: date, b: date) -> int:
-    """Whole months from month a to month b (b after a gives a positive number)."""
-    return (b.year - a.year) * 12 + b.month - a.month
-
-
-def local_today() -> date:
-    """Today in the organisation's zone."""
-    return local_time(utcnow()).date()
-
-
-def month_text(d: date | None) -> str:
-    return d.strftime("%Y-%m") if d else ""
-
-
 def yuan(fen: int | None) -> str:
     """An amount in fen as yuan with two decimals ("12.50")."""
     if fen is None:
         return ""
     return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _text(value: Any) -> str:
-    """A form value or spreadsheet cell as trimmed half-width text (full-width digits too)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFKC", str(value)).strip()
-
-
-_MONTH_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月)?(?:\s*[-/.]\s*\d{1,2}\s*日?)?$")
-
-
-def parse_month(value: Any) -> date:
-    """A month written YYYY-MM (also 2026/1, 2026.01, 2026年1月, or a date in that month), or a
-    spreadsheet date cell: its first day. Raises ValueError with a message to show."""
-    if isinstance(value, datetime):
-        return value.date().replace(day=1)
-    if isinstance(value, date):
-        return value.replace(day=1)
-    text = _text(value)
-    match = _MONTH_RE.match(text)
-    if match:
-        year, month = int(match.group(1)), int(match.group(2))
-        if 1 <= month <= 12:
-            return date(year, month, 1)
-    raise ValueError(_("not a month; write it as YYYY-MM"))
-
-
-def parse_day(value: Any) -> date:
-    """A date written YYYY-MM-DD (also with / or .), or a spreadsheet date cell."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value).replace("/", "-").replace(".", "-")
-    try:
-        return date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")))
-    except ValueError:
-        raise ValueError(_("not a date; write it as YYYY-MM-DD")) from None
 
 
 _YUAN_RE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?$")
@@ -172,7 +116,7 @@ def parse_yuan(value: Any) -> int:
         if number < 0 or number != number.quantize(Decimal("0.01")):
             raise ValueError(_("not an amount; write yuan with at most two decimals, e.g. 12.50"))
         return int(number * 100)
-    text = _text(value).removeprefix("¥").removesuffix("元").strip()
+    text = half_width(value).removeprefix("¥").removesuffix("元").strip()
     if not _YUAN_RE.match(text):
         raise ValueError(_("not an amount; write yuan with at most two decimals, e.g. 12.50"))
     try:
@@ -185,7 +129,7 @@ def parse_yuan(value: Any) -> int:
 
 
 def parse_method(value: Any, default: str | None = None) -> str:
-    text = _text(value).casefold()
+    text = half_width(value).casefold()
     if not text and default:
         return default
     method = METHOD_WORDS.get(text)
@@ -750,7 +694,7 @@ def clean_payment(
 
     def parsed(name: str, parse: Any, required: bool = True) -> Any:
         value = raw.get(name)
-        if _text(value) == "" and not isinstance(value, date):
+        if half_width(value) == "" and not isinstance(value, date):
             if required:
                 errors[name] = _("required")
             return None
@@ -762,8 +706,8 @@ def clean_payment(
 
     first_month = parsed("first_month", parse_month)
     months: int | None = 1
-    if _text(raw.get("months")):
-        text = _text(raw.get("months"))
+    if half_width(raw.get("months")):
+        text = half_width(raw.get("months"))
         if text.isascii() and text.isdigit() and len(text) <= 3:
             months = int(text)
         else:
@@ -775,11 +719,11 @@ def clean_payment(
     except ValueError as exc:
         errors["method"] = str(exc)
         method = None
-    receipt_no = _text(raw.get("receipt_no")) or None
+    receipt_no = half_width(raw.get("receipt_no")) or None
     if receipt_no is None:
         errors["receipt_no"] = _("required")
     paid_on = parsed("paid_on", parse_day)
-    note = _text(raw.get("note")) or None
+    note = half_width(raw.get("note")) or None
     _payment_errors(
         errors, today, first_month=first_month, months=months, amount_fen=amount_fen,
         method=method, receipt_no=receipt_no, paid_on=paid_on, note=note,

@@ -87,7 +87,8 @@ def _parse(field: str, parse: Any, value: Any) -> Any:
 @click.option("--from", "month", required=True, help="First month it applies to, YYYY-MM.")
 def set_amount(number: str, amount: str, month: str) -> None:
     """Set a member's monthly dues from a month on (the same month again replaces it)."""
-    from qrservice.life.dues import parse_month, parse_yuan, set_dues_rate, yuan
+    from qrservice.life.dues import parse_yuan, set_dues_rate, yuan
+    from qrservice.timeutil import parse_month
 
     with _dues() as s:
         member = _member(s, number)
@@ -104,7 +105,8 @@ def set_amount(number: str, amount: str, month: str) -> None:
 @click.option("--reason", default="", help="Why (required).")
 def exempt(number: str, first: str, last: str | None, reason: str) -> None:
     """Exempt a member from dues (免交) for a span of months."""
-    from qrservice.life.dues import add_exemption, parse_month
+    from qrservice.life.dues import add_exemption
+    from qrservice.timeutil import parse_month
 
     options = {"first_month": "--from"}
     with _dues(options) as s:
@@ -130,7 +132,8 @@ def pay(
     paid_on: str | None, note: str | None,
 ) -> None:  # fmt: skip
     """Record dues paid by a member, with its receipt number."""
-    from qrservice.life.dues import clean_payment, local_today, record_payment, yuan
+    from qrservice.life.dues import clean_payment, record_payment, yuan
+    from qrservice.timeutil import local_today
 
     with _dues() as s:
         member = _member(s, number)
@@ -163,7 +166,8 @@ def void(receipt: str, reason: str) -> None:
 
 
 def _status_lines(status: Any) -> list[str]:
-    from qrservice.life.dues import month_text, yuan
+    from qrservice.life.dues import yuan
+    from qrservice.timeutil import month_text
 
     monthly = f"{yuan(status.monthly_fen)} yuan" if status.monthly_fen is not None else "not set"
     due = yuan(status.due_this_month_fen) if status.due_this_month_fen is not None else "unknown"
@@ -185,7 +189,8 @@ def _status_lines(status: Any) -> list[str]:
 @click.option("--on", "on", default=None, help="As of this day, YYYY-MM-DD (default: today).")
 def status(number: str, on: str | None) -> None:
     """Where a member stands: paid through, arrears, this month."""
-    from qrservice.life.dues import dues_status, local_today, parse_day
+    from qrservice.life.dues import dues_status
+    from qrservice.timeutil import local_today, parse_day
 
     with _dues({"day": "--on"}) as s:
         member = _member(s, number)
@@ -201,9 +206,10 @@ def status(number: str, on: str | None) -> None:
 @click.option("--arrears", is_flag=True, help="Only members in arrears.")
 def list_(unit_code: str, month: str | None, arrears: bool) -> None:
     """A unit's dues list: each active member's amount, paid through, arrears and this month."""
-    from qrservice.life.dues import local_today, month_start, month_text, parse_month, yuan
+    from qrservice.life.dues import yuan
     from qrservice.life.dues_io import dues_list
     from qrservice.models import Unit
+    from qrservice.timeutil import local_today, month_start, month_text, parse_month
 
     with _dues({"month": "--month"}) as s:
         unit = s.scalar(select(Unit).where(Unit.code == unit_code.strip()))

@@ -29,14 +29,10 @@ from qrservice.life.dues import (
     DuesStatus,
     PaymentFields,
     above_owed_message,
-    add_months,
     clean_payment,
     dues_statuses,
     facts_of,
     ledger_from,
-    local_today,
-    month_start,
-    month_text,
     org_dues_start,
     receipt_taken_message,
     yuan,
@@ -44,7 +40,7 @@ from qrservice.life.dues import (
 from qrservice.models import DuesPayment, Member, Unit
 from qrservice.org.members_io import ROW, Column, RowError, read_table
 from qrservice.tables import table_bytes
-from qrservice.timeutil import utcnow
+from qrservice.timeutil import add_months, local_today, month_start, month_text, utcnow
 
 #: Rows of one payments file: a month's transfer list of a large committee fits.
 MAX_ROWS = 2000

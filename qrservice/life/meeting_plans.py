@@ -8,7 +8,6 @@ error, nothing. A title may hold ``{month}`` and ``{quarter}``, filled in per me
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -26,7 +25,7 @@ from qrservice.life.meetings import (
     new_meeting,
 )
 from qrservice.models import MEETING_KINDS, PLAN_REPEATS, Meeting, MeetingPlan, Unit
-from qrservice.timeutil import from_local, utcnow
+from qrservice.timeutil import from_local, same_day_months_later, utcnow
 
 #: The most meetings one plan repeats (two years of monthly meetings).
 MOST_OCCURRENCES = 24
@@ -59,14 +58,6 @@ class PlannedMeeting:
 
     fields: MeetingFields
     local_start: datetime
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later; a day past that month's end becomes its last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
 
 
 def fill_title(template: str, day: date) -> str:
@@ -130,7 +121,7 @@ def plan_meetings(s: Session, f: PlanFields) -> list[PlannedMeeting]:
     step = STEP_MONTHS[f.repeat]
     planned = []
     for i in range(f.occurrences):
-        day = add_months(f.first.date(), i * step)
+        day = same_day_months_later(f.first.date(), i * step)
         local_start = datetime.combine(day, f.first.time())
         starts = from_local(local_start)
         title = fill_title(f.title, day)

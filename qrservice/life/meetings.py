@@ -19,6 +19,7 @@ from sqlalchemy import and_, bindparam, exists, false, func, or_, select, union_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from qrservice import timeutil
 from qrservice.audit import Actor, record
 from qrservice.models import (
     MEETING_KINDS,
@@ -724,9 +725,9 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 
 
 def parse_month(text: str) -> date | None:
-    """``YYYY-MM`` as the month's first day, or None."""
+    """A month as people write it (``YYYY-MM``, 2026年1月, …) as its first day, or None."""
     try:
-        month = datetime.strptime(text.strip(), "%Y-%m").date()
+        month = timeutil.parse_month(text)
     except ValueError:
         return None
     return month if FIRST_MEETING_YEAR <= month.year <= 9998 else None

@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from qrservice.life.dues import DuesStatus, dues_status, dues_statuses, months_between
+from qrservice.life.dues import DuesStatus, dues_status, dues_statuses
 from qrservice.life.meetings import ATTENDED
 from qrservice.models import Attendance, Meeting, Member, PointsEntry
+from qrservice.timeutil import months_between
 
 YELLOW_MONTHS = 3
 RED_MONTHS = 6

@@ -18,10 +18,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
-from qrservice.life.dues import MONTHS_AHEAD, add_months, local_today, month_start, parse_month
+from qrservice.life.dues import MONTHS_AHEAD
 from qrservice.models import Member, Unit
 from qrservice.tables import FORMULA_PREFIXES
-from qrservice.timeutil import utcnow
+from qrservice.timeutil import add_months, local_today, month_start, parse_month, utcnow
 
 #: Fields of a member as the forms, imports and exports name them, in export order.
 MEMBER_FIELDS = (

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from qrservice import db
 from qrservice.audit import Actor, record
 from qrservice.models import Organisation, Unit, User
-from qrservice.timeutil import local_time, utcnow
+from qrservice.timeutil import local_time, parse_month, utcnow
 
 #: The organisation's and the committee's names: the column's length.
 MAX_NAME = 120
@@ -32,7 +32,6 @@ EARLIEST_DUES_MONTH = date(2000, 1, 1)
 #: Seconds a worker keeps the organisation's name before reading it again (a rename made on
 #: another worker shows within this time; at once on the worker that made it).
 NAME_CACHE_SECONDS = 10.0
-_MONTH_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})$")
 _BAD_NAME = re.compile(r"[<>\x00-\x1f\x7f]")
 
 
@@ -97,19 +96,6 @@ def organisation_exists() -> bool:
 def current_month() -> date:
     """The first day of this month on the organisation's clock."""
     return local_time(utcnow()).date().replace(day=1)
-
-
-def parse_month(value: Any) -> date:
-    """A month written YYYY-MM (or a date), as its first day; ValueError if it is not one."""
-    if isinstance(value, date):
-        return value.replace(day=1)
-    found = _MONTH_RE.match(str(value or "").strip())
-    if found is None:
-        raise ValueError(_("not a month; write it as YYYY-MM"))
-    year, month = int(found.group(1)), int(found.group(2))
-    if not 1 <= month <= 12:
-        raise ValueError(_("not a month; write it as YYYY-MM"))
-    return date(year, month, 1)
 
 
 def _dues_month(value: Any, errors: dict[str, str], field: str) -> date | None:

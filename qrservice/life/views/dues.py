@@ -39,17 +39,11 @@ from qrservice.life.dues import (
     MAX_MONTHS,
     DuesError,
     add_exemption,
-    add_months,
     clean_payment,
     dues_months,
     end_exemption,
     first_unpaid_month,
-    local_today,
     member_ledger,
-    month_start,
-    month_text,
-    months_between,
-    parse_month,
     parse_yuan,
     record_payment,
     set_dues_rate,
@@ -63,6 +57,14 @@ from qrservice.org.accounts import can_see_member, can_see_unit, officer_require
 from qrservice.org.issuance import branch_of
 from qrservice.org.members_io import ROW, ImportFileError, RowError
 from qrservice.tables import MIMETYPES
+from qrservice.timeutil import (
+    add_months,
+    local_today,
+    month_start,
+    month_text,
+    months_between,
+    parse_month,
+)
 
 bp = Blueprint("dues", __name__, url_prefix="/dues")
 
