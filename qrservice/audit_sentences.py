@@ -577,21 +577,36 @@ def _sentences() -> dict[str, Sentence]:
         ),
         # Officers.
         "user.reset_password": lambda actor, subject, b, a, n: (
-            _("%(actor)s reset the password of %(subject)s to a temporary one, to be changed at "
-              "the next login; every login of the account ended", actor=actor, subject=subject)
+            _(
+                "%(actor)s reset the password of %(subject)s to a temporary one, to be changed at "
+                "the next login; every login of the account ended",
+                actor=actor,
+                subject=subject,
+            )
             if a.get("temporary")
-            else _("%(actor)s set a new password for %(subject)s; every login of the account "
-                   "ended", actor=actor, subject=subject)
+            else _(
+                "%(actor)s set a new password for %(subject)s; every login of the account ended",
+                actor=actor,
+                subject=subject,
+            )
         ),  # fmt: skip
         "user.update": lambda actor, subject, b, a, n: _join(
-            [_("%(actor)s changed the account %(subject)s: %(changes)s", actor=actor,
-               subject=subject,
-               changes=("，" if _zh() else ", ").join(
-                   f"{label} {value_text(key, b.get(key), n)} → {value_text(key, a[key], n)}"
-                   for key, label in (("role", _("Role")), ("unit", _("Unit")),
-                                      ("display_name", _("Name")))
-                   if key in a
-               ))]
+            [
+                _(
+                    "%(actor)s changed the account %(subject)s: %(changes)s",
+                    actor=actor,
+                    subject=subject,
+                    changes=("，" if _zh() else ", ").join(
+                        f"{label} {value_text(key, b.get(key), n)} → {value_text(key, a[key], n)}"
+                        for key, label in (
+                            ("role", _("Role")),
+                            ("unit", _("Unit")),
+                            ("display_name", _("Name")),
+                        )
+                        if key in a
+                    ),
+                )
+            ]
             + ([_("every login of the account ended")] if "sessions_ended" in a else [])
         ),  # fmt: skip
         # Meetings and attendance.
@@ -603,7 +618,9 @@ def _sentences() -> dict[str, Sentence]:
         "attendance.correct": _attendance_correct,
         "attention.export": lambda actor, subject, b, a, n: _(
             "%(actor)s exported the list of members needing attention in %(unit)s (%(format)s)",
-            actor=actor, unit=subject, format=str(a.get("format", "")).upper(),
+            actor=actor,
+            unit=subject,
+            format=str(a.get("format", "")).upper(),
         ),  # fmt: skip
         # Dues.
         "dues.rate": _dues_rate,
