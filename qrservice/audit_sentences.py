@@ -491,6 +491,12 @@ def _sentences() -> dict[str, Sentence]:
             format=str(a.get("format", "")).upper(),
         ),  # fmt: skip
         "import.apply": _import_apply,
+        "unit.export": lambda actor, subject, b, a, n: _(
+            "%(actor)s exported the unit tree of %(unit)s (%(format)s)",
+            actor=actor,
+            unit=subject,
+            format=str(a.get("format", "")).upper(),
+        ),  # fmt: skip
         "unit.create": lambda actor, subject, b, a, n: _(
             "%(actor)s created the unit %(unit)s (%(code)s)",
             actor=actor,

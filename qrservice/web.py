@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
+from qrservice import db
+from qrservice.audit import Actor, record
 from qrservice.db import MAX_ID
 from qrservice.i18n import LANGUAGE_NAMES
+from qrservice.models import Unit
+from qrservice.tables import MIMETYPES
 from qrservice.timeutil import LOCAL_OFFSET
 
 
@@ -95,3 +99,25 @@ def _csrf_error(exc: CSRFError) -> Any:
         message = _("This page has expired: reload it and try again.")
         return jsonify(status="error", reason="csrf", message=message), 400
     return render_template("error.html", code=400, csrf=True), 400
+
+
+def send_export(data: bytes, fmt: str, filename: str, action: str, unit: Unit,
+                after: dict[str, Any]) -> Response:  # fmt: skip
+    """A table leaving the service as a download, recorded in the trail first.
+
+    The export was read without the write lock; the audit row is a short write of its own,
+    committed before the data leaves (a read transaction turned writer would fail if a
+    check-in committed meanwhile).
+    """
+    from flask_login import current_user
+
+    with db.write_transaction() as w:
+        record(w, Actor.of(current_user), action, "unit", unit.id, after=after)
+    return Response(
+        data,
+        content_type=MIMETYPES[fmt],
+        headers={
+            "Content-Disposition": f"attachment; filename={filename}",
+            "Cache-Control": "no-store",
+        },
+    )

@@ -572,3 +572,14 @@ def test_the_tree_offers_changes_to_organisers_only(client, auth, app):
     tree = client.get("/units").get_data(as_text=True)
     assert "/edit" not in tree and "/close" not in tree and 'href="/units/new"' not in tree
     assert f'href="/units/{b01.id}"' in tree
+
+
+def test_the_web_export_of_the_tree_is_in_the_trail(client, auth, app):
+    auth.login()
+    response = client.get("/units/export.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=units-")
+    with app.app_context():
+        event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "unit.export"))
+        assert event is not None and event.actor == "user:organiser"
+        assert '"format": "xlsx"' in event.after

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from qrservice import db
-from qrservice.audit import Actor, record
 from qrservice.life.attention import (
     FLOATING_MONTHS,
     SHOWS,
@@ -25,8 +24,9 @@ from qrservice.life.attention import (
 from qrservice.models import Unit
 from qrservice.org.accounts import can_see_unit, officer_required
 from qrservice.org.members import units_in_scope
-from qrservice.tables import MIMETYPES, table_bytes
+from qrservice.tables import table_bytes
 from qrservice.timeutil import local_time, utcnow
+from qrservice.web import send_export
 
 bp = Blueprint("attention", __name__, url_prefix="/attention")
 
@@ -74,19 +74,8 @@ def export(fmt: str) -> Any:
     today = local_time(utcnow()).date()
     listing = attention_list(db.session(), unit, filt, today)
     data = table_bytes(export_headers(), [export_row(r) for r in listing.rows], fmt, "attention")
-    # The list names members and their arrears: its leaving the system is in the trail. The
-    # read holds no lock; the audit row is a short write of its own.
-    with db.write_transaction() as w:
-        record(
-            w, Actor.of(current_user), "attention.export", "unit", unit.id,
-            after={"format": fmt, "show": filt.show, "rows": len(listing.rows)},
-        )  # fmt: skip
-    filename = f"attention-{unit.code}-{date.today():%Y%m%d}.{fmt}"
-    return Response(
-        data,
-        content_type=MIMETYPES[fmt],
-        headers={
-            "Content-Disposition": f"attachment; filename={filename}",
-            "Cache-Control": "no-store",
-        },
-    )
+    # The list names members and their arrears: its leaving the system is in the trail.
+    return send_export(
+        data, fmt, f"attention-{unit.code}-{date.today():%Y%m%d}.{fmt}", "attention.export",
+        unit, {"format": fmt, "show": filt.show, "rows": len(listing.rows)},
+    )  # fmt: skip

@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     redirect,
@@ -31,7 +30,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from qrservice import db
-from qrservice.audit import Actor, record
+from qrservice.audit import Actor
 from qrservice.audit_sentences import months_from
 from qrservice.confirm import ask_to_confirm, confirmed
 from qrservice.life import dues_io
@@ -56,7 +55,6 @@ from qrservice.models import DuesExemption, DuesPayment, DuesRate, Member, Unit
 from qrservice.org.accounts import can_see_member, can_see_unit, officer_required
 from qrservice.org.issuance import branch_of
 from qrservice.org.members_io import ROW, ImportFileError, RowError
-from qrservice.tables import MIMETYPES
 from qrservice.timeutil import (
     add_months,
     local_today,
@@ -65,6 +63,7 @@ from qrservice.timeutil import (
     months_between,
     parse_month,
 )
+from qrservice.web import send_export
 
 bp = Blueprint("dues", __name__, url_prefix="/dues")
 
@@ -398,19 +397,10 @@ def unit_export(unit_id: int, fmt: str) -> Any:
     data = dues_io.export_dues_list(listing, fmt, lang)
     # Like the member export: a GET reads without the write lock; the audit row is a short
     # write of its own, committed before the data leaves.
-    with db.write_transaction() as w:
-        record(w, Actor.of(current_user), "dues.export", "unit", unit.id,
-               after={"format": fmt, "month": month_text(listing.month),
-                      "rows": len(listing.rows)})  # fmt: skip
-    filename = f"dues-{unit.code}-{listing.month:%Y%m}.{fmt}"
-    return Response(
-        data,
-        content_type=MIMETYPES[fmt],
-        headers={
-            "Content-Disposition": f"attachment; filename={filename}",
-            "Cache-Control": "no-store",
-        },
-    )
+    return send_export(
+        data, fmt, f"dues-{unit.code}-{listing.month:%Y%m}.{fmt}", "dues.export", unit,
+        {"format": fmt, "month": month_text(listing.month), "rows": len(listing.rows)},
+    )  # fmt: skip
 
 
 # Importing payments

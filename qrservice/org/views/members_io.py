@@ -24,7 +24,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -38,7 +37,7 @@ from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 
 from qrservice import db
-from qrservice.audit import Actor, record
+from qrservice.audit import Actor
 from qrservice.audit_sentences import field_names
 from qrservice.org import members_io
 from qrservice.org.accounts import organiser_required
@@ -50,7 +49,7 @@ from qrservice.org.members_io import (
     ImportStale,
     RowError,
 )
-from qrservice.tables import MIMETYPES
+from qrservice.web import send_export
 
 bp = Blueprint("members_io", __name__)
 
@@ -320,24 +319,8 @@ def _apply_checked(checked: CheckedImport, filename: str) -> Any:
 def export_members(fmt: str) -> Any:
     lang = "zh" if str(get_locale()).startswith("zh") else "en"
     data = members_io.export_members(db.session(), current_user.unit, fmt, lang)
-    # Personal data leaving the system is part of the trace too. A GET reads without the
-    # write lock; the audit row is then a short write of its own, committed before the data
-    # leaves (a read transaction turned writer would fail if a check-in committed meanwhile).
-    with db.write_transaction() as w:
-        record(
-            w,
-            Actor.of(current_user),
-            "member.export",
-            "unit",
-            current_user.unit.id,
-            after={"format": fmt},
-        )
-    filename = f"members-{date.today():%Y%m%d}.{fmt}"
-    return Response(
-        data,
-        content_type=MIMETYPES[fmt],
-        headers={
-            "Content-Disposition": f"attachment; filename={filename}",
-            "Cache-Control": "no-store",
-        },
-    )
+    # Personal data leaving the system is part of the trace too.
+    return send_export(
+        data, fmt, f"members-{date.today():%Y%m%d}.{fmt}", "member.export",
+        current_user.unit, {"format": fmt},
+    )  # fmt: skip

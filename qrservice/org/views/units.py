@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -57,7 +57,7 @@ from qrservice.org.units_io import (
     plan_units,
     read_units,
 )
-from qrservice.tables import MIMETYPES
+from qrservice.web import send_export
 
 bp = Blueprint("org", __name__)
 
@@ -402,12 +402,8 @@ def apply_import() -> Any:
 @organiser_required
 def export_units_view(fmt: str) -> Any:
     lang = "zh" if str(get_locale()).startswith("zh") else "en"
-    data = export_units(db.session(), _scope(), fmt, lang)
-    return Response(
-        data,
-        content_type=MIMETYPES[fmt],
-        headers={
-            "Content-Disposition": f"attachment; filename=units-{date.today():%Y%m%d}.{fmt}",
-            "Cache-Control": "no-store",
-        },
+    scope = _scope()
+    data = export_units(db.session(), scope, fmt, lang)
+    return send_export(
+        data, fmt, f"units-{date.today():%Y%m%d}.{fmt}", "unit.export", scope, {"format": fmt}
     )
