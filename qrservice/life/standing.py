@@ -94,22 +94,22 @@ def _standing(member: Member, today: date, row: Any, points: Any, dues: DuesStat
     )
 
 
-# Built once (the card page runs it on every view): attended and absent meetings this year
-# and the last meeting attended, per member; cancelled meetings count for nothing.
+# Built once (the card page runs them on every view): attended and absent meetings this year
+# and the last meeting attended; cancelled meetings count for nothing.
 _this_year = Meeting.starts_at >= bindparam("year_start")
 _attended = Attendance.status.in_(ATTENDED)
+_ATTENDANCE_COLUMNS = (
+    func.count().filter(_this_year, _attended).label("attended"),
+    func.count().filter(_this_year, Attendance.status == "absent").label("absent"),
+    func.max(case((_attended, Meeting.starts_at))).label("last_attended"),
+)
+_COUNTED = (Attendance.member_id.in_(bindparam("member_ids", expanding=True)),
+            Meeting.status != "cancelled")  # fmt: skip
+#: Per member of a list.
 _ATTENDANCE = (
-    select(
-        Attendance.member_id,
-        func.count().filter(_this_year, _attended).label("attended"),
-        func.count().filter(_this_year, Attendance.status == "absent").label("absent"),
-        func.max(case((_attended, Meeting.starts_at))).label("last_attended"),
-    )
+    select(Attendance.member_id, *_ATTENDANCE_COLUMNS)
     .join(Meeting, Meeting.id == Attendance.meeting_id)
-    .where(
-        Attendance.member_id.in_(bindparam("member_ids", expanding=True)),
-        Meeting.status != "cancelled",
-    )
+    .where(*_COUNTED)
     .group_by(Attendance.member_id)
 )
 _POINTS = (
@@ -122,6 +122,22 @@ _POINTS = (
     )
     .where(PointsEntry.member_id.in_(bindparam("member_ids", expanding=True)))
     .group_by(PointsEntry.member_id)
+)
+#: One member's attendance and points in one statement: the card page's share of the work.
+_member_points = select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+    PointsEntry.member_id.in_(bindparam("member_ids", expanding=True))
+)
+_ONE = (
+    select(
+        *_ATTENDANCE_COLUMNS,
+        _member_points.where(PointsEntry.at >= bindparam("year_start"))
+        .scalar_subquery()
+        .label("points_year"),
+        _member_points.scalar_subquery().label("points_total"),
+    )
+    .select_from(Attendance)
+    .join(Meeting, Meeting.id == Attendance.meeting_id)
+    .where(*_COUNTED)
 )
 
 
@@ -140,47 +156,7 @@ def standings(s: Session, members: Sequence[Member], today: date) -> dict[int, S
     }
 
 
-_member_points = select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
-    PointsEntry.member_id == bindparam("member_id")
-)
-#: One member's attendance and points in one statement: the card page's share of the work.
-_ONE = (
-    select(
-        func.count().filter(_this_year, _attended).label("attended"),
-        func.count().filter(_this_year, Attendance.status == "absent").label("absent"),
-        func.max(case((_attended, Meeting.starts_at))).label("last_attended"),
-        _member_points.where(PointsEntry.at >= bindparam("year_start"))
-        .scalar_subquery()
-        .label("points_year"),
-        _member_points.scalar_subquery().label("points_total"),
-    )
-    .select_from(Attendance)
-    .join(Meeting, Meeting.id == Attendance.meeting_id)
-    .where(Attendance.member_id == bindparam("member_id"), Meeting.status != "cancelled")
-)
-
-
-_member_points = select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
-    PointsEntry.member_id == bindparam("member_id")
-)
-#: One member's attendance and points in one statement: the card page's share of the work.
-_ONE = (
-    select(
-        func.count().filter(_this_year, _attended).label("attended"),
-        func.count().filter(_this_year, Attendance.status == "absent").label("absent"),
-        func.max(case((_attended, Meeting.starts_at))).label("last_attended"),
-        _member_points.where(PointsEntry.at >= bindparam("year_start"))
-        .scalar_subquery()
-        .label("points_year"),
-        _member_points.scalar_subquery().label("points_total"),
-    )
-    .select_from(Attendance)
-    .join(Meeting, Meeting.id == Attendance.meeting_id)
-    .where(Attendance.member_id == bindparam("member_id"), Meeting.status != "cancelled")
-)
-
-
 def member_standing(s: Session, member: Member, today: date) -> Standing:
-    params = {"member_id": member.id, "year_start": datetime(today.year, 1, 1)}
+    params = {"member_ids": [member.id], "year_start": datetime(today.year, 1, 1)}
     row = s.connection().execute(_ONE, params).one()
     return _standing(member, today, row, row, dues_status(s, member, today))
