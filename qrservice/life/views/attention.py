@@ -23,7 +23,7 @@ from qrservice.life.attention import (
 )
 from qrservice.models import Unit
 from qrservice.org.accounts import can_see_unit, officer_required
-from qrservice.org.members import units_in_scope
+from qrservice.org.units import open_units_in_scope
 from qrservice.tables import table_bytes
 from qrservice.timeutil import local_time, utcnow
 from qrservice.web import send_export
@@ -62,7 +62,7 @@ def index() -> Any:
     listing = attention_list(db.session(), unit, filt, today)
     return render_template(
         "attention/index.html", unit=unit, filt=filt, listing=listing, shows=SHOWS,
-        units=units_in_scope(db.session(), current_user.unit), reason_name=reason_name,
+        units=open_units_in_scope(db.session(), current_user.unit), reason_name=reason_name,
         warning_name=warning_name, today=today,
     )  # fmt: skip
 

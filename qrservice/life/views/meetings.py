@@ -53,6 +53,7 @@ from qrservice.models import (
 )
 from qrservice.org.accounts import can_see_unit, officer_required
 from qrservice.org.members import units_in_scope
+from qrservice.org.units import open_units_in_scope
 from qrservice.timeutil import from_local, local_time, utcnow
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
@@ -205,7 +206,9 @@ def form_time(at: datetime) -> str:
 
 
 def _meeting_units() -> list[Unit]:
-    return [u for u in units_in_scope(db.session(), current_user.unit) if u.kind != "committee"]
+    return [
+        u for u in open_units_in_scope(db.session(), current_user.unit) if u.kind != "committee"
+    ]
 
 
 def _fields_from_form(

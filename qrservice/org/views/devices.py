@@ -45,14 +45,14 @@ from qrservice.org.devices import (
     revoke_device,
     scans_of,
 )
-from qrservice.org.members import units_in_scope
+from qrservice.org.units import open_units_in_scope
 from qrservice.timeutil import from_local, utcnow
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
 
 def _branches() -> list[Unit]:
-    return [u for u in units_in_scope(db.session(), current_user.unit) if u.kind == "branch"]
+    return [u for u in open_units_in_scope(db.session(), current_user.unit) if u.kind == "branch"]
 
 
 def _meetings(branches: list[Unit]) -> list[Meeting]:

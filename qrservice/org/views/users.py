@@ -42,6 +42,7 @@ from qrservice.org.accounts import (
     update_user,
 )
 from qrservice.org.members import units_in_scope
+from qrservice.org.units import open_units_in_scope
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
@@ -59,8 +60,8 @@ def _account_units() -> list[Unit]:
     """The units an account may be scoped to here: open committees and branches in scope."""
     return [
         u
-        for u in units_in_scope(db.session(), current_user.unit)
-        if u.kind != "group" and u.closed_at is None
+        for u in open_units_in_scope(db.session(), current_user.unit)
+        if u.kind != "group"
     ]
 
 
