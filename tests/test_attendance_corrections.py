@@ -37,6 +37,28 @@ def correct(client, meeting: int, number: str, app, status: str, reason: str = "
     )
 
 
+def corrections_of(app, meeting: int, number: str) -> list[tuple[str, str, str]]:
+    """This member's corrections at this meeting, oldest first: (from, to, reason)."""
+    with app.app_context():
+        rows = db.session().execute(
+            select(
+                AttendanceCorrection.from_status,
+                AttendanceCorrection.to_status,
+                AttendanceCorrection.reason,
+            )
+            .join(Attendance, Attendance.id == AttendanceCorrection.attendance_id)
+            .where(Attendance.meeting_id == meeting, Attendance.member_id == member_id(app, number))
+            .order_by(AttendanceCorrection.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def last_event_id(app) -> int:
+    """The newest audit event's id: the demo's own trail comes before it."""
+    with app.app_context():
+        return db.session().scalar(select(func.max(AuditEvent.id))) or 0
+
+
 def written(app) -> tuple[int, int, int]:
     """Corrections, points lines and audit events: what a refused correction must not add."""
     with app.app_context():
@@ -92,11 +114,19 @@ def test_absent_corrected_to_present_gives_that_member_the_points_and_keeps_the_
 
 def test_the_correction_reads_as_a_sentence_in_the_trail(secretary, app):
     meeting = closed_meeting(app, secretary, [])
+    since = last_event_id(app)
     correct(secretary, meeting, REGULAR, app, "late", "came after the roll call")
     with app.test_request_context(headers=EN), app.app_context():
-        event = db.session().scalar(
-            select(AuditEvent).where(AuditEvent.action == "attendance.correct")
+        (event,) = (
+            db.session()
+            .scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "attendance.correct", AuditEvent.id > since
+                )
+            )
+            .all()
         )
+        assert event.entity_id == member_id(app, REGULAR)
         sentence = describe_event(event)
     assert "corrected the attendance" in sentence
     assert "absent → late" in sentence and "came after the roll call" in sentence
@@ -121,17 +151,10 @@ def test_present_corrected_to_on_leave_and_back_settles_each_time(secretary, app
     correct(secretary, meeting, REGULAR, app, "excused", "leave was approved beforehand")
     correct(secretary, meeting, REGULAR, app, "present", "the leave was withdrawn")
     assert lines(app, meeting, REGULAR) == [POINTS, -POINTS, POINTS]
-    with app.app_context():
-        steps = (
-            db.session()
-            .execute(
-                select(AttendanceCorrection.from_status, AttendanceCorrection.to_status).order_by(
-                    AttendanceCorrection.id
-                )
-            )
-            .all()
-        )
-    assert [tuple(step) for step in steps] == [("present", "excused"), ("excused", "present")]
+    assert corrections_of(app, meeting, REGULAR) == [
+        ("present", "excused", "leave was approved beforehand"),
+        ("excused", "present", "the leave was withdrawn"),
+    ]
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "\t\n", "x" * 201])
@@ -152,8 +175,7 @@ def test_a_correction_without_a_reason_is_refused_naming_the_reason_and_writes_n
 def test_a_reason_of_exactly_200_characters_is_kept(secretary, app):
     meeting = closed_meeting(app, secretary, [])
     assert correct(secretary, meeting, REGULAR, app, "present", "理" * 200).status_code == 302
-    with app.app_context():
-        assert db.session().scalar(select(AttendanceCorrection.reason)) == "理" * 200
+    assert corrections_of(app, meeting, REGULAR) == [("absent", "present", "理" * 200)]
 
 
 @pytest.mark.parametrize("status", ["", "made_up", "visitor", "undone", "here"])

@@ -3,7 +3,7 @@ organiser over it or its secretary, checked, audited, and read by ``office_holde
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from qrservice import db
 from qrservice.audit import Actor
@@ -11,7 +11,7 @@ from qrservice.audit_sentences import audit_trail
 from qrservice.cli import main
 from qrservice.models import AuditEvent, Member, Unit, UnitRole
 from qrservice.org.members import set_member_active
-from qrservice.org.roles import add_role, office_holders
+from qrservice.org.roles import add_role, office_holders, remove_role
 
 EN = {"Accept-Language": "en"}
 #: Members of B01: its first group holds 20260001–015, its second 20260016–030; B02 starts at 031.
@@ -40,6 +40,28 @@ def offices(app, code: str) -> list[tuple[str, str]]:
         return [tuple(row) for row in rows]
 
 
+def vacate(app, code: str) -> None:
+    """Remove every office the demo records in the unit (its branch committee), through
+    ``remove_role``, so that a test starts from a unit with no office holders."""
+    with app.app_context():
+        s = db.session()
+        unit = s.scalar(select(Unit).where(Unit.code == code))
+        held = s.execute(
+            select(UnitRole.role, Member.number)
+            .join(Member, Member.id == UnitRole.member_id)
+            .where(UnitRole.unit_id == unit.id)
+        ).all()
+        for role, number in held:
+            remove_role(s, Actor.system("test"), unit, member_number=number, role=role)
+        s.commit()
+    assert offices(app, code) == []
+
+
+def last_event_id(app) -> int:
+    with app.app_context():
+        return db.session().scalar(select(func.max(AuditEvent.id))) or 0
+
+
 def test_the_branch_page_shows_its_facts_committee_and_groups(client, auth, app):
     auth.as_secretary(1)
     page = client.get(f"/units/{unit_id(app, 'B01')}", headers=EN).get_data(as_text=True)
@@ -50,6 +72,7 @@ def test_the_branch_page_shows_its_facts_committee_and_groups(client, auth, app)
 
 
 def test_a_secretary_records_the_branch_secretary_and_a_second_one_is_refused(client, auth, app):
+    vacate(app, "B01")
     auth.as_secretary(1)
     b01 = unit_id(app, "B01")
     response = client.post(
@@ -70,6 +93,7 @@ def test_a_secretary_records_the_branch_secretary_and_a_second_one_is_refused(cl
 
 
 def test_a_member_of_another_branch_is_refused_without_being_named(client, auth, app):
+    before = offices(app, "B01")
     auth.as_secretary(1)
     response = client.post(
         f"/units/{unit_id(app, 'B01')}/roles", data={"member": B02_MEMBER, "role": "discipline"},
@@ -79,7 +103,7 @@ def test_a_member_of_another_branch_is_refused_without_being_named(client, auth,
     page = response.get_data(as_text=True)
     assert f"no active member of this branch has the number {B02_MEMBER}" in page
     assert member_name(app, B02_MEMBER) not in page
-    assert offices(app, "B01") == []
+    assert offices(app, "B01") == before
 
 
 def test_one_leader_per_group_who_is_a_member_of_that_group(client, auth, app):
@@ -119,6 +143,8 @@ def test_bad_fields_are_named(client, auth, app):
 
 
 def test_removing_an_office_asks_first_then_is_audited(client, auth, app):
+    vacate(app, "B01")
+    since = last_event_id(app)
     auth.as_secretary(1)
     b01 = unit_id(app, "B01")
     client.post(f"/units/{b01}/roles", data={"member": B01_G1_MEMBER, "role": "organisation"})
@@ -135,7 +161,10 @@ def test_removing_an_office_asks_first_then_is_audited(client, auth, app):
         s = db.session()
         events = s.scalars(
             select(AuditEvent)
-            .where(AuditEvent.action.in_(("unit.role_add", "unit.role_remove")))
+            .where(
+                AuditEvent.action.in_(("unit.role_add", "unit.role_remove")),
+                AuditEvent.id > since,
+            )
             .order_by(AuditEvent.id)
         ).all()
         said = [entry.sentence for entry in audit_trail(s, events)]
@@ -147,6 +176,7 @@ def test_removing_an_office_asks_first_then_is_audited(client, auth, app):
 
 
 def test_another_branchs_secretary_sees_no_roles_page_and_changes_nothing(client, auth, app):
+    before = offices(app, "B01")
     auth.as_secretary(2)
     b01 = unit_id(app, "B01")
     assert client.get(f"/units/{b01}").status_code == 404
@@ -154,10 +184,13 @@ def test_another_branchs_secretary_sees_no_roles_page_and_changes_nothing(client
                                                         "role": "secretary"})  # fmt: skip
     assert response.status_code == 404
     assert member_name(app, B01_G1_MEMBER) not in response.get_data(as_text=True)
-    assert offices(app, "B01") == []
+    assert offices(app, "B01") == before
 
 
 def test_office_holders_are_the_active_members_holding_a_committee_office(app):
+    vacate(app, "B01")
+    b02_holders = sorted({number for _role, number in offices(app, "B02")})
+    assert b02_holders  # the demo's committee of B02, untouched by B01's offices
     with app.app_context():
         s = db.session()
         b01 = s.scalar(select(Unit).where(Unit.code == "B01"))
@@ -173,10 +206,12 @@ def test_office_holders_are_the_active_members_holding_a_committee_office(app):
         s.commit()
         holders = office_holders(s, b01)
         assert [m.number for m in holders] == ["20260003", "20260020"]
-        assert office_holders(s, s.scalar(select(Unit).where(Unit.code == "B02"))) == []
+        b02 = s.scalar(select(Unit).where(Unit.code == "B02"))
+        assert [m.number for m in office_holders(s, b02)] == b02_holders
 
 
 def test_roles_by_command_line(runner, app):
+    vacate(app, "B01")
     added = runner.invoke(
         main, ["roles", "add", "--unit", "B01", "--member", B01_G1_MEMBER, "--role", "secretary",
                "--since", "2024-03-01"],
