@@ -174,6 +174,16 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def empty_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_database_url: str):  # type: ignore[no-untyped-def]
+    """A CLI runner on a database that holds nothing, not even its tables (a fresh install)."""
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("QRSERVICE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    return CliRunner()
+
+
+@pytest.fixture
 def runner(data_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 

@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
@@ -28,13 +27,6 @@ from tests.conftest import TEST_CONFIG
 
 PASSWORD = "Kite-string-never-breaks"
 EN = {"Accept-Language": "en"}
-
-
-@pytest.fixture
-def empty_runner(tmp_path, monkeypatch, empty_database_url):
-    monkeypatch.setenv("QRSERVICE_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("DATABASE_URL", empty_database_url)
-    return CliRunner()
 
 
 @pytest.fixture
