@@ -58,11 +58,7 @@ def index() -> Any:
 
 def _account_units() -> list[Unit]:
     """The units an account may be scoped to here: open committees and branches in scope."""
-    return [
-        u
-        for u in open_units_in_scope(db.session(), current_user.unit)
-        if u.kind != "group"
-    ]
+    return [u for u in open_units_in_scope(db.session(), current_user.unit) if u.kind != "group"]
 
 
 def _chosen_unit(units: list[Unit]) -> Unit | None:
