@@ -142,7 +142,8 @@ _ONE = (
 
 
 def standings(s: Session, members: Sequence[Member], today: date) -> dict[int, Standing]:
-    """Each member's standing by id, in three queries however many members there are."""
+    """Each member's standing by id, in four statements (two of them dues') however many
+    members there are."""
     if not members:
         return {}
     ids = [m.id for m in members]
