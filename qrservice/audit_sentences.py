@@ -628,6 +628,10 @@ def _sentences() -> dict[str, Sentence]:
             unit=subject,
             format=str(a.get("format", "")).upper(),
         ),  # fmt: skip
+        # Leave and make-up.
+        # Points.
+        # Transfers, hosting, birthdays.
+        # Traces of meetings.
         # Dues.
         "dues.rate": _dues_rate,
         "dues.void": _dues_void,

@@ -512,11 +512,19 @@ def _reachable_host(host: str) -> str:
 
 
 def _add_area_commands() -> None:
-    from qrservice.life import attendance_commands, dues_commands, meeting_commands
-    from qrservice.org import officer_commands, unit_commands
+    from qrservice.life import (
+        attendance_commands,
+        dues_commands,
+        meeting_commands,
+        points_commands,
+        request_commands,
+        trace_commands,
+    )
+    from qrservice.org import officer_commands, transfer_commands, unit_commands
 
     for module in (unit_commands, officer_commands, meeting_commands, attendance_commands,
-                   dues_commands):  # fmt: skip
+                   dues_commands, request_commands, points_commands, transfer_commands,
+                   trace_commands):  # fmt: skip
         for command in module.COMMANDS:
             main.add_command(command)
 

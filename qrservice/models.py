@@ -56,6 +56,30 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     #: The first month dues are tracked (first day); earlier months are never owed.
     dues_tracked_from: Mapped[date] = mapped_column(Date, nullable=False)
+    #: Days after a meeting in which a member who missed it may submit make-up study.
+    makeup_days: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=30, server_default=text("30")
+    )
+    #: Shortest make-up text accepted, in characters (spaces not counted).
+    makeup_min_chars: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=50, server_default=text("50")
+    )
+    #: Points for accepted make-up study, and for a month's dues paid by the month's end.
+    makeup_points: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default=text("1")
+    )
+    dues_on_time_points: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default=text("1")
+    )
+    #: A member or branch scoring below this in a month is listed for follow-up.
+    assessment_threshold: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=2, server_default=text("2")
+    )
+    #: Whether rankings within and between branches are shown (some organisations turn
+    #: them off as formalism).
+    rankings_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=text("true")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
@@ -406,6 +430,10 @@ class Meeting(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     cancelled_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: The minutes filed after the meeting (痕迹管理), with who filed them and when.
+    minutes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    minutes_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    minutes_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     #: The plan it was made by, if any.
     plan_id: Mapped[int | None] = mapped_column(
         ForeignKey("meeting_plan.id", ondelete="SET NULL"), nullable=True, index=True
@@ -476,7 +504,11 @@ class AttendanceCorrection(Base):
     attendance: Mapped[Attendance] = relationship()
 
 
-POINTS_KINDS = ("attendance", "award", "deduction", "correction")
+#: Where a line of points comes from; attendance, make-up and dues lines are made and reversed
+#: by the records they follow, the others by an officer.
+POINTS_KINDS = (
+    "attendance", "make_up", "dues", "volunteer", "study", "award", "deduction", "correction",
+)  # fmt: skip
 
 
 class PointsEntry(Base):
@@ -496,6 +528,10 @@ class PointsEntry(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meeting.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    #: The dues payment a "dues" line follows (reversed when it is voided).
+    payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dues_payment.id", ondelete="SET NULL"), nullable=True, index=True
     )
     reason: Mapped[str] = mapped_column(String(200), nullable=False)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
@@ -619,3 +655,150 @@ class ScannerDevice(Base):
 
     unit: Mapped[Unit] = relationship()
     meeting: Mapped[Meeting | None] = relationship()
+
+
+REQUEST_STATUSES = ("pending", "approved", "refused", "withdrawn")
+
+
+class LeaveRequest(Base):
+    """A member's request for leave (请假) from a coming meeting, or leave an officer recorded
+    (given by phone); approved leave makes the attendance "excused"."""
+
+    __tablename__ = "leave_request"
+    __table_args__ = (
+        CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
+        UniqueConstraint("meeting_id", "member_id", name="uq_leave_request_meeting_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    #: pending, approved, refused or withdrawn (by the member, before a decision).
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    #: "member:<number>" when the member asked, an officer's label when recorded by phone.
+    requested_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    #: The officer's comment on the decision.
+    comment: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship()
+
+
+MAKEUP_STATUSES = ("pending", "accepted", "returned")
+
+
+class MakeupStudy(Base):
+    """Make-up study (补课) for a missed meeting: what the member studied, in their words;
+    accepted make-up counts as attended ("made_up")."""
+
+    __tablename__ = "makeup_study"
+    __table_args__ = (CheckConstraint(_in("status", MAKEUP_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    #: A photo of the member's notes, re-encoded, under the data folder; None without one.
+    photo_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: pending, accepted or returned (with the officer's comment; the member may submit again).
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    comment: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship()
+
+
+class MeetingPhoto(Base):
+    """A photo of a meeting's trace, re-encoded and stripped of metadata, stored on disk."""
+
+    __tablename__ = "meeting_photo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: Path under the uploads folder; the file was written by us, never as it came.
+    path: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    caption: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    uploaded_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    meeting: Mapped[Meeting] = relationship()
+
+
+POINTS_RULE_KINDS = MEETING_KINDS
+
+
+class PointsRule(Base):
+    """Points a kind of meeting earns by default (a new meeting takes them; each meeting
+    keeps its own)."""
+
+    __tablename__ = "points_rule"
+    __table_args__ = (
+        CheckConstraint(_in("meeting_kind", POINTS_RULE_KINDS), name="meeting_kind"),
+        CheckConstraint("points >= 0 AND points <= 100", name="points_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_kind: Mapped[str] = mapped_column(String(24), nullable=False, unique=True)
+    points: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+TRANSFER_STATUSES = ("requested", "released", "accepted", "refused", "cancelled")
+
+
+class Transfer(Base):
+    """A member's move to another unit (组织关系转接): the old branch releases, the new one
+    accepts; either side's officer may start it; a refusal needs a reason."""
+
+    __tablename__ = "transfer"
+    __table_args__ = (
+        CheckConstraint(_in("status", TRANSFER_STATUSES), name="status"),
+        CheckConstraint("from_unit_id != to_unit_id", name="different_units"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    from_unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    to_unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: requested, released (by the old side), accepted (done: the member moved), refused or
+    #: cancelled.
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    started_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    released_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    refusal_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    member: Mapped[Member] = relationship()
+    from_unit: Mapped[Unit] = relationship(foreign_keys=[from_unit_id])
+    to_unit: Mapped[Unit] = relationship(foreign_keys=[to_unit_id])

@@ -28,9 +28,19 @@ class RowIdConverter(IntegerConverter):
 
 
 def init_app(app: Flask) -> None:
-    from qrservice.life.views import attendance, attention, dues, meetings
+    from qrservice.life.views import attendance, attention, dues, meetings, points, requests, trace
     from qrservice.org.organisation import cached_organisation_name
-    from qrservice.org.views import auth, cards, devices, members, members_io, setup, units, users
+    from qrservice.org.views import (
+        auth,
+        cards,
+        devices,
+        members,
+        members_io,
+        setup,
+        transfers,
+        units,
+        users,
+    )
     from scan import api as scan_api
     from scan import views as scan_views
 
@@ -38,7 +48,8 @@ def init_app(app: Flask) -> None:
     # number past what the database holds is a 404, never a driver's OverflowError.
     app.url_map.converters["int"] = RowIdConverter
     for module in (auth, setup, units, members, users, members_io, cards, meetings, attendance,
-                   dues, attention, devices, scan_views, scan_api):  # fmt: skip
+                   dues, attention, requests, points, transfers, trace, devices, scan_views,
+                   scan_api):  # fmt: skip
         app.register_blueprint(module.bp)
 
     @app.context_processor
