@@ -1,4 +1,4 @@
-"""Leave requests and make-up study: the member's forms on the card page and the secretary's lists."""
+"""Leave requests and make-up study: the member's forms (card page) and the secretary's lists."""
 
 from __future__ import annotations
 
