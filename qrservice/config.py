@@ -25,6 +25,7 @@ ENV_KEYS = {
     "QRSERVICE_PRIVACY": "CARD_PRIVACY",
     "QRSERVICE_SESSION_IDLE_SECONDS": "OFFICER_IDLE_TIMEOUT",
     "QRSERVICE_SESSION_MAX_SECONDS": "OFFICER_SESSION_MAX_AGE",
+    "QRSERVICE_UPLOADS": "UPLOADS_DIR",
 }
 #: Settings that are whole numbers of seconds (from the environment they arrive as text).
 SECONDS_KEYS = ("OFFICER_IDLE_TIMEOUT", "OFFICER_SESSION_MAX_AGE")
@@ -52,6 +53,11 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "MEMBERS_PER_PAGE": 25,
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "IMPORT_MAX_ROWS": 20000,
+        #: Meeting photos (痕迹管理) are kept here, never in the database: back it up with it.
+        "UPLOADS_DIR": str(data_dir / "uploads"),
+        #: The largest photo accepted (bytes, before re-encoding) and photos per meeting.
+        "PHOTO_MAX_BYTES": 15 * 1024 * 1024,
+        "PHOTOS_PER_MEETING": 20,
         #: An officer's login ends after this long without a request, and this long after it began.
         "OFFICER_IDLE_TIMEOUT": 8 * 3600,
         "OFFICER_SESSION_MAX_AGE": 7 * 24 * 3600,
