@@ -72,7 +72,9 @@ def _standing(member: Member, today: date, row: Any, points: Any, dues: DuesStat
     attended = row.attended if row else 0
     absent = row.absent if row else 0
     last = row.last_attended.date() if row and row.last_attended else None
-    since = last or max(member.joined_on, dues.tracked_from or member.joined_on)
+    excused = row.last_excused.date() if row and row.last_excused else None
+    since = max(d for d in (last, excused) if d) if last or excused else None
+    since = since or max(member.joined_on, dues.tracked_from or member.joined_on)
     gap = _whole_months(since, today) if since <= today else 0
     causes = []
     if warning_for(gap):
@@ -102,6 +104,8 @@ _ATTENDANCE_COLUMNS = (
     func.count().filter(_this_year, _attended).label("attended"),
     func.count().filter(_this_year, Attendance.status == "absent").label("absent"),
     func.max(case((_attended, Meeting.starts_at))).label("last_attended"),
+    # Approved leave (请假) is not a month without organisational life: it restarts the gap.
+    func.max(case((Attendance.status == "excused", Meeting.starts_at))).label("last_excused"),
 )
 _COUNTED = (Attendance.member_id.in_(bindparam("member_ids", expanding=True)),
             Meeting.status != "cancelled")  # fmt: skip
