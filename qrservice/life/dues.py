@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
+from qrservice.life.points_ledger import settle_dues_points
 from qrservice.models import DUES_METHODS, DuesExemption, DuesPayment, DuesRate, Member
 from qrservice.org.organisation import current_organisation
 from qrservice.timeutil import (
@@ -808,6 +809,7 @@ def record_payment(
     if note:
         after["note"] = note
     record(s, actor, "dues.pay", "member", member.id, after=after)
+    settle_dues_points(s, payment, actor.label)
     return payment
 
 
@@ -827,3 +829,4 @@ def void_payment(s: Session, actor: Actor, payment: DuesPayment, reason: str) ->
            after={"receipt": payment.receipt_no, "first_month": payment.first_month,
                   "months": payment.months, "amount_fen": payment.amount_fen,
                   "reason": text})  # fmt: skip
+    settle_dues_points(s, payment, actor.label)
