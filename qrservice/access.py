@@ -122,6 +122,20 @@ ROUTES: dict[str, frozenset[str]] = {
     "dues.unit_export": IN_SCOPE,
     "dues.import_payments": OFFICERS,
     "dues.apply_import": OFFICERS,
+    # Transfers: each officer's own list and start form; a transfer's actions for the officers
+    # over either of its sides. Hosting: the officers over the member's home. Birthdays: a
+    # unit's list and greeting cards for the officers over it.
+    "transfers.index": OFFICERS,
+    "transfers.start": OFFICERS,
+    "transfers.release": IN_SCOPE,
+    "transfers.accept": IN_SCOPE,
+    "transfers.refuse": IN_SCOPE,
+    "transfers.cancel": IN_SCOPE,
+    "transfers.host": IN_SCOPE,
+    "transfers.unhost": IN_SCOPE,
+    "transfers.birthdays": IN_SCOPE,
+    "transfers.birthday_cards": IN_SCOPE,
+    "transfers.birthday_card": IN_SCOPE,
     # Organisers' pages and changes.
     "users.index": ORGANISERS,
     "users.new": ORGANISERS,

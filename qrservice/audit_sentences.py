@@ -471,6 +471,19 @@ def _meeting_plan(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any]
     )  # fmt: skip
 
 
+def _transfer(message: str) -> Sentence:
+    """A transfer step: ``message`` names %(actor)s, %(member)s, %(from)s and %(to)s."""
+
+    def sentence(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+        text = message % {"actor": actor, "member": subject, "from": a.get("from", "?"),
+                          "to": a.get("to", "?")}  # fmt: skip
+        if a.get("reason"):
+            text += ("：" if _zh() else ": ") + str(a["reason"])
+        return text
+
+    return sentence
+
+
 def _sentences() -> dict[str, Sentence]:
     def simple(message: str) -> Sentence:
         # ``message`` is already translated; it names %(actor)s and %(subject)s.
@@ -631,6 +644,29 @@ def _sentences() -> dict[str, Sentence]:
         # Leave and make-up.
         # Points.
         # Transfers, hosting, birthdays.
+        "transfer.start": _transfer(
+            _("%(actor)s started the transfer of %(member)s from %(from)s to %(to)s")
+        ),
+        "transfer.release": _transfer(
+            _("%(actor)s released %(member)s from %(from)s for the transfer to %(to)s")
+        ),
+        "transfer.accept": _transfer(
+            _("%(actor)s accepted %(member)s into %(to)s (transferred from %(from)s)")
+        ),
+        "transfer.refuse": _transfer(
+            _("%(actor)s refused the transfer of %(member)s from %(from)s to %(to)s")
+        ),
+        "transfer.cancel": _transfer(
+            _("%(actor)s cancelled the transfer of %(member)s from %(from)s to %(to)s")
+        ),
+        "member.host": lambda actor, subject, b, a, n: _(
+            "%(actor)s recorded that %(host)s hosts the floating member %(member)s",
+            actor=actor, member=subject, host=a.get("host_name") or a.get("host", "?"),
+        ),  # fmt: skip
+        "member.unhost": lambda actor, subject, b, a, n: _(
+            "%(actor)s ended the hosting of %(member)s by %(host)s",
+            actor=actor, member=subject, host=b.get("host_name") or b.get("host", "?"),
+        ),  # fmt: skip
         # Traces of meetings.
         # Dues.
         "dues.rate": _dues_rate,

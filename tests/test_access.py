@@ -27,6 +27,7 @@ from qrservice.models import DuesPayment, Member, Unit, User
 from qrservice.org.accounts import create_user
 from qrservice.org.devices import create_device
 from qrservice.org.issuance import active_card, set_new_pin
+from qrservice.org.transfers import start_transfer
 from qrservice.org.units import create_unit
 from qrservice.signing_keys import key_ring
 from qrservice.timeutil import add_months, month_start
@@ -57,6 +58,8 @@ class Records:
     #: A dues payment and a dues exemption of the target member, to void.
     dues_payment_id: int = 0
     dues_exemption_id: int = 0
+    #: A pending transfer of a B01 member to B03 (neither side is the other visitors').
+    transfer_id: int = 0
 
 
 def _records(app: Flask) -> Records:
@@ -76,6 +79,8 @@ def _records(app: Flask) -> Records:
         in_two_years = add_months(month_start(date.today()), 24)
         exemption = add_exemption(s, Actor.system("test"), target, in_two_years, in_two_years,
                                   "access test")  # fmt: skip
+        transfer = start_transfer(s, Actor.system("test"), None, member_number="20260006",
+                                  to_unit="B03")  # fmt: skip
         s.commit()
         return Records(
             member_id=target.id,
@@ -96,6 +101,7 @@ def _records(app: Flask) -> Records:
                 select(DuesPayment.id).where(DuesPayment.member_id == target.id).limit(1)
             ),
             dues_exemption_id=exemption.id,
+            transfer_id=transfer.id,
         )
 
 
@@ -180,6 +186,23 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "dues.unit_export": ("GET", f"/dues/units/{r.group_id}/export.csv", None),
         "dues.import_payments": ("GET", "/dues/import", None),
         "dues.apply_import": ("POST", "/dues/import/apply", {}),  # nothing to apply: back
+        "transfers.index": ("GET", "/transfers/", None),
+        # Each officer's own side: B01's start releasing, B02's officers the receiving side.
+        "transfers.start": ("POST", "/transfers/start", {"member": "20260005", "to_unit": "B02"}),
+        # Without confirm=yes: the confirmation pages, nothing decided.
+        "transfers.release": ("POST", f"/transfers/{r.transfer_id}/release", {}),
+        "transfers.accept": ("POST", f"/transfers/{r.transfer_id}/accept", {}),
+        "transfers.refuse": (
+            "POST",
+            f"/transfers/{r.transfer_id}/refuse",
+            {"refusal_reason": "access test"},
+        ),
+        "transfers.cancel": ("POST", f"/transfers/{r.transfer_id}/cancel", {}),
+        "transfers.host": ("GET", f"/members/{r.member_id}/host", None),
+        "transfers.unhost": ("POST", f"/members/{r.member_id}/unhost", {}),  # not hosted: back
+        "transfers.birthdays": ("GET", "/birthdays?unit=B01", None),
+        "transfers.birthday_cards": ("GET", "/birthdays/cards.pdf?unit=B01", None),
+        "transfers.birthday_card": ("GET", f"/birthdays/members/{r.member_id}.pdf", None),
         "dues.set_rate": (
             "POST",
             f"/dues/members/{r.member_id}/rates",

@@ -267,6 +267,13 @@ def can_see_member(user: User, member: Member) -> bool:
     return can_see_unit(user, member.unit)
 
 
+def can_read_member(user: User, member: Member) -> bool:
+    """Officers over the member's home, and (read only) those over the branch hosting them."""
+    return can_see_member(user, member) or (
+        member.host_unit is not None and can_see_unit(user, member.host_unit)
+    )
+
+
 def can_edit_member(user: User, member: Member) -> bool:
     return user.role == "organiser" and can_see_member(user, member)
 

@@ -17,6 +17,7 @@ from qrservice.life.standing import member_standing
 from qrservice.models import MEMBER_STATUSES, AuditEvent, Member
 from qrservice.org.accounts import (
     can_edit_member,
+    can_read_member,
     can_see_member,
     officer_required,
     organiser_required,
@@ -35,6 +36,7 @@ from qrservice.org.members import (
     units_in_scope,
     update_member,
 )
+from qrservice.org.transfers import pending_transfer
 from qrservice.org.units import open_units_in_scope
 from qrservice.timeutil import local_time, utcnow
 
@@ -85,9 +87,11 @@ def card_end_reason(why: str | None) -> str:
     return end_reason_text(why) if why else ""
 
 
-def member_or_404(member_id: int) -> Member:
+def member_or_404(member_id: int, read_only: bool = False) -> Member:
+    """The member in the officer's scope; ``read_only``: also a member their branch hosts."""
     member = db.session().get(Member, member_id)
-    if member is None or not can_see_member(current_user, member):
+    see = can_read_member if read_only else can_see_member
+    if member is None or not see(current_user, member):
         abort(404)
     return member
 
@@ -95,7 +99,7 @@ def member_or_404(member_id: int) -> Member:
 @bp.route("/<int:member_id>")
 @officer_required
 def show(member_id: int) -> Any:
-    member = member_or_404(member_id)
+    member = member_or_404(member_id, read_only=True)
     history = db.session().scalars(
         select(AuditEvent)
         .where(AuditEvent.entity_type == "member", AuditEvent.entity_id == member.id)
@@ -108,6 +112,8 @@ def show(member_id: int) -> Any:
         history=audit_trail(db.session(), history),
         cards=card_history(db.session(), member.id),
         can_edit=can_edit_member(current_user, member),
+        home_officer=can_see_member(current_user, member),
+        pending_transfer=pending_transfer(db.session(), member),
         standing=(
             member_standing(db.session(), member, local_time(utcnow()).date())
             if member.active
