@@ -484,6 +484,39 @@ def _transfer(message: str) -> Sentence:
     return sentence
 
 
+def _org_change(k: str, b: dict[str, Any], a: dict[str, Any]) -> str:
+    """One change of the organisation's settings, as org.update's sentence lists it."""
+    if k == "name":
+        return _("name %(before)s → %(after)s", before=b.get(k) or "—", after=a[k])
+    if k == "dues_tracked_from":
+        return _("dues tracked from %(before)s → %(after)s",
+                 before=str(b.get(k) or "—")[:7], after=str(a[k])[:7])  # fmt: skip
+    labels = {
+        "makeup_days": _("days for make-up study"),
+        "makeup_min_chars": _("shortest make-up text"),
+        "makeup_points": _("points for make-up study"),
+        "dues_on_time_points": _("points per month of dues paid on time"),
+        "assessment_threshold": _("assessment follow-up threshold"),
+        "rankings_enabled": _("rankings shown"),
+    }
+    return _("%(setting)s %(before)s → %(after)s", setting=labels.get(k, k),
+             before=value_text(k, b.get(k)), after=value_text(k, a.get(k)))  # fmt: skip
+
+
+# Leave and make-up.
+def _request_sentence(template: str) -> Sentence:
+    """A leave or make-up sentence (``template`` translated, its placeholders unfilled): the
+    member, the meeting, then the reason or comment."""
+
+    def sentence(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+        meeting = value_text("meeting", a.get("meeting"), n)
+        text = template % {"actor": actor, "member": subject, "meeting": meeting}
+        note = a.get("why") or a.get("comment")
+        return _("%(sentence)s (%(note)s)", sentence=text, note=note) if note else text
+
+    return sentence
+
+
 def _sentences() -> dict[str, Sentence]:
     def simple(message: str) -> Sentence:
         # ``message`` is already translated; it names %(actor)s and %(subject)s.
@@ -633,6 +666,30 @@ def _sentences() -> dict[str, Sentence]:
         "meeting.cancel": _meeting_cancel,
         "meeting.delete": _meeting_delete,
         "meeting.plan": _meeting_plan,
+        "leave.request": _request_sentence(
+            _("%(actor)s asked for leave of %(member)s from %(meeting)s")
+        ),
+        "leave.withdraw": _request_sentence(
+            _("%(actor)s withdrew the request for leave of %(member)s from %(meeting)s")
+        ),
+        "leave.approve": _request_sentence(
+            _("%(actor)s approved the leave of %(member)s from %(meeting)s")
+        ),
+        "leave.refuse": _request_sentence(
+            _("%(actor)s refused the leave of %(member)s from %(meeting)s")
+        ),
+        "leave.record": _request_sentence(
+            _("%(actor)s recorded leave of %(member)s from %(meeting)s")
+        ),
+        "makeup.submit": _request_sentence(
+            _("%(actor)s submitted make-up study of %(member)s for %(meeting)s")
+        ),
+        "makeup.accept": _request_sentence(
+            _("%(actor)s accepted the make-up study of %(member)s for %(meeting)s")
+        ),
+        "makeup.return": _request_sentence(
+            _("%(actor)s returned the make-up study of %(member)s for %(meeting)s")
+        ),
         "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
         "attendance.correct": _attendance_correct,
         "attention.export": lambda actor, subject, b, a, n: _(

@@ -147,6 +147,10 @@ def card_page(token: str) -> Any:
         context["upcoming"] = found.upcoming
         context["remote_meetings"] = [m for m in meetings if m.remote_allowed]
         context["checked_in"] = _checked_in(s, member.id, [m.id for m in meetings])
+        if viewer == "member":
+            from qrservice.life.views.requests import card_requests
+
+            context.update(card_requests(s, member))
         if viewer == "officer":
             context["officer_meetings"] = [
                 m for m in meetings if can_see_unit(current_user, m.unit)

@@ -57,8 +57,11 @@ def member_actor(member: Member) -> Actor:
 
 def _organisation(s: Session) -> Organisation:
     org = s.scalar(select(Organisation).order_by(Organisation.id).limit(1))
-    return org if org is not None else Organisation(makeup_days=30, makeup_min_chars=50,
-                                                    makeup_points=1)
+    return (
+        org
+        if org is not None
+        else Organisation(makeup_days=30, makeup_min_chars=50, makeup_points=1)
+    )
 
 
 def _text(value: str, field: str, required: bool, errors: dict[str, str]) -> str:
@@ -119,8 +122,14 @@ def request_leave(s: Session, member: Member, meeting: Meeting, reason: str) -> 
     existing.requested_by = actor.label
     existing.decided_at = existing.decided_by = existing.comment = None
     s.flush()
-    record(s, actor, "leave.request", "member", member.id,
-           after={"meeting": meeting.id, "request": existing.id, "why": reason})
+    record(
+        s,
+        actor,
+        "leave.request",
+        "member",
+        member.id,
+        after={"meeting": meeting.id, "request": existing.id, "why": reason},
+    )
     return existing
 
 
@@ -134,8 +143,14 @@ def withdraw_leave(s: Session, member: Member, leave: LeaveRequest) -> None:
     leave.decided_at = utcnow()
     leave.decided_by = member_actor(member).label
     s.flush()
-    record(s, member_actor(member), "leave.withdraw", "member", member.id,
-           after={"meeting": leave.meeting_id, "request": leave.id})
+    record(
+        s,
+        member_actor(member),
+        "leave.withdraw",
+        "member",
+        member.id,
+        after={"meeting": leave.meeting_id, "request": leave.id},
+    )
 
 
 def _excuse(s: Session, actor: Actor, meeting: Meeting, member: Member) -> None:
@@ -145,12 +160,20 @@ def _excuse(s: Session, actor: Actor, meeting: Meeting, member: Member) -> None:
     errors = _decision_meeting_errors(meeting)
     row = _attendance(s, meeting, member)
     if row is not None and row.status in ("present", "late", "visitor"):
-        errors["member"] = _("The member has already checked in to this meeting.")
+        errors["status"] = _("The member has already checked in to this meeting.")
     if errors:
         raise RequestError(errors)
     if row is None:
-        s.add(Attendance(meeting_id=meeting.id, member_id=member.id, status="excused",
-                         via="leave", checked_in_at=utcnow(), recorded_by=actor.label))
+        s.add(
+            Attendance(
+                meeting_id=meeting.id,
+                member_id=member.id,
+                status="excused",
+                via="leave",
+                checked_in_at=utcnow(),
+                recorded_by=actor.label,
+            )
+        )
     else:
         row.status = "excused"
         row.via = "leave"
@@ -182,8 +205,14 @@ def approve_leave(s: Session, actor: Actor, leave: LeaveRequest, comment: str = 
     _excuse(s, actor, leave.meeting, leave.member)
     _decide(leave, actor, "approved", comment)
     s.flush()
-    record(s, actor, "leave.approve", "member", leave.member_id,
-           after={"meeting": leave.meeting_id, "request": leave.id, "comment": comment})
+    record(
+        s,
+        actor,
+        "leave.approve",
+        "member",
+        leave.member_id,
+        after={"meeting": leave.meeting_id, "request": leave.id, "comment": comment},
+    )
 
 
 def refuse_leave(s: Session, actor: Actor, leave: LeaveRequest, comment: str) -> None:
@@ -196,8 +225,14 @@ def refuse_leave(s: Session, actor: Actor, leave: LeaveRequest, comment: str) ->
         raise RequestError(errors)
     _decide(leave, actor, "refused", comment)
     s.flush()
-    record(s, actor, "leave.refuse", "member", leave.member_id,
-           after={"meeting": leave.meeting_id, "request": leave.id, "comment": comment})
+    record(
+        s,
+        actor,
+        "leave.refuse",
+        "member",
+        leave.member_id,
+        after={"meeting": leave.meeting_id, "request": leave.id, "comment": comment},
+    )
 
 
 def record_leave(
@@ -212,7 +247,7 @@ def record_leave(
         errors["member"] = _("This meeting does not expect this member.")
     leave = leave_of(s, meeting, member)
     if leave is not None and leave.status == "approved":
-        errors["member"] = _("This member's leave is already approved.")
+        errors["request"] = _("This member's leave is already approved.")
     if errors:
         raise RequestError(errors)
     _excuse(s, actor, meeting, member)
@@ -227,8 +262,14 @@ def record_leave(
         leave.requested_by = actor.label
     _decide(leave, actor, "approved", reason if was_pending else None)
     s.flush()
-    record(s, actor, "leave.record", "member", member.id,
-           after={"meeting": meeting.id, "request": leave.id, "why": reason})
+    record(
+        s,
+        actor,
+        "leave.record",
+        "member",
+        member.id,
+        after={"meeting": meeting.id, "request": leave.id, "why": reason},
+    )
     return leave
 
 
@@ -294,12 +335,23 @@ def submit_makeup(
         errors["meeting"] = _("Your make-up of this meeting is already submitted.")
     if errors:
         raise RequestError(errors)
-    study = MakeupStudy(meeting_id=meeting.id, member_id=member.id, text=text,
-                        status="pending", submitted_at=utcnow())
+    study = MakeupStudy(
+        meeting_id=meeting.id,
+        member_id=member.id,
+        text=text,
+        status="pending",
+        submitted_at=utcnow(),
+    )
     s.add(study)
     s.flush()
-    record(s, member_actor(member), "makeup.submit", "member", member.id,
-           after={"meeting": meeting.id, "makeup": study.id})
+    record(
+        s,
+        member_actor(member),
+        "makeup.submit",
+        "member",
+        member.id,
+        after={"meeting": meeting.id, "makeup": study.id},
+    )
     return study
 
 
@@ -317,15 +369,29 @@ def accept_makeup(s: Session, actor: Actor, study: MakeupStudy, comment: str = "
         raise RequestError(errors)
     row = _attendance(s, meeting, member)
     if row is None:
-        s.add(Attendance(meeting_id=meeting.id, member_id=member.id, status="made_up",
-                         via="manual", checked_in_at=utcnow(), recorded_by=actor.label))
+        s.add(
+            Attendance(
+                meeting_id=meeting.id,
+                member_id=member.id,
+                status="made_up",
+                via="manual",
+                checked_in_at=utcnow(),
+                recorded_by=actor.label,
+            )
+        )
     else:
         row.status = "made_up"
     _decide(study, actor, "accepted", comment)
     s.flush()
     settle_attendance_points(s, meeting, [member.id], actor.label, locked=True)
-    record(s, actor, "makeup.accept", "member", member.id,
-           after={"meeting": meeting.id, "makeup": study.id, "comment": comment})
+    record(
+        s,
+        actor,
+        "makeup.accept",
+        "member",
+        member.id,
+        after={"meeting": meeting.id, "makeup": study.id, "comment": comment},
+    )
 
 
 def return_makeup(s: Session, actor: Actor, study: MakeupStudy, comment: str) -> None:
@@ -338,8 +404,14 @@ def return_makeup(s: Session, actor: Actor, study: MakeupStudy, comment: str) ->
         raise RequestError(errors)
     _decide(study, actor, "returned", comment)
     s.flush()
-    record(s, actor, "makeup.return", "member", study.member_id,
-           after={"meeting": study.meeting_id, "makeup": study.id, "comment": comment})
+    record(
+        s,
+        actor,
+        "makeup.return",
+        "member",
+        study.member_id,
+        after={"meeting": study.meeting_id, "makeup": study.id, "comment": comment},
+    )
 
 
 # Lists.
@@ -353,8 +425,9 @@ def pending_leave(s: Session, scope: Unit) -> list[LeaveRequest]:
             .join(Meeting, Meeting.id == LeaveRequest.meeting_id)
             .join(Unit, Unit.id == Meeting.unit_id)
             .options(joinedload(LeaveRequest.meeting), joinedload(LeaveRequest.member))
-            .where(LeaveRequest.status == "pending",
-                   Unit.path.startswith(scope.path, autoescape=True))
+            .where(
+                LeaveRequest.status == "pending", Unit.path.startswith(scope.path, autoescape=True)
+            )
             .order_by(Meeting.starts_at, LeaveRequest.id)
         )
     )
@@ -368,8 +441,9 @@ def pending_makeup(s: Session, scope: Unit) -> list[MakeupStudy]:
             .join(Meeting, Meeting.id == MakeupStudy.meeting_id)
             .join(Unit, Unit.id == Meeting.unit_id)
             .options(joinedload(MakeupStudy.meeting), joinedload(MakeupStudy.member))
-            .where(MakeupStudy.status == "pending",
-                   Unit.path.startswith(scope.path, autoescape=True))
+            .where(
+                MakeupStudy.status == "pending", Unit.path.startswith(scope.path, autoescape=True)
+            )
             .order_by(MakeupStudy.submitted_at, MakeupStudy.id)
         )
     )
