@@ -87,6 +87,14 @@ ROUTES: dict[str, frozenset[str]] = {
     "attendance.index": IN_SCOPE,
     "attendance.correct": IN_SCOPE,
     "attendance.reopen": IN_SCOPE,
+    # A meeting's trace: officers over it read it; its branch's secretary files it (organisers
+    # above read only); photos are served by id after the scope check.
+    "trace.show": IN_SCOPE,
+    "trace.photo": IN_SCOPE,
+    "trace.minutes": frozenset({SECRETARY}),
+    "trace.add_photo_": frozenset({SECRETARY}),
+    "trace.delete": frozenset({SECRETARY}),
+    "trace.overdue": OFFICERS,
     "scan.screen_code": IN_SCOPE,
     # Without a session the scanner page is the same shell for any meeting, naming nothing: a
     # paired phone's browser has no session and reads the meeting with its token.

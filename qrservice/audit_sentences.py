@@ -725,6 +725,11 @@ def _sentences() -> dict[str, Sentence]:
             actor=actor, member=subject, host=b.get("host_name") or b.get("host", "?"),
         ),  # fmt: skip
         # Traces of meetings.
+        "trace.minutes": simple(_("%(actor)s filed the minutes of “%(subject)s”")),
+        "trace.photo_add": simple(_("%(actor)s added a photo to the trace of “%(subject)s”")),
+        "trace.photo_delete": simple(
+            _("%(actor)s deleted a photo from the trace of “%(subject)s”")
+        ),
         # Dues.
         "dues.rate": _dues_rate,
         "dues.void": _dues_void,

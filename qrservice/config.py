@@ -55,8 +55,9 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "IMPORT_MAX_ROWS": 20000,
         #: Meeting photos (痕迹管理) are kept here, never in the database: back it up with it.
         "UPLOADS_DIR": str(data_dir / "uploads"),
-        #: The largest photo accepted (bytes, before re-encoding) and photos per meeting.
-        "PHOTO_MAX_BYTES": 15 * 1024 * 1024,
+        #: The largest photo accepted (bytes, before re-encoding; a request is also held to
+        #: MAX_CONTENT_LENGTH) and the most photos a meeting keeps.
+        "PHOTO_MAX_BYTES": 10 * 1024 * 1024 - 64 * 1024,
         "PHOTOS_PER_MEETING": 20,
         #: An officer's login ends after this long without a request, and this long after it began.
         "OFFICER_IDLE_TIMEOUT": 8 * 3600,

@@ -8,14 +8,17 @@ redirect that is not to the login form); anyone else must be refused (a login re
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import select
 
 from cards.tokens import sign_meeting
@@ -23,7 +26,8 @@ from qrservice import access, db
 from qrservice.audit import Actor
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
 from qrservice.life.dues import add_exemption
-from qrservice.models import DuesPayment, Member, Unit, User
+from qrservice.life.trace import add_photo
+from qrservice.models import DuesPayment, Meeting, Member, Unit, User
 from qrservice.org.accounts import create_user
 from qrservice.org.devices import create_device
 from qrservice.org.issuance import active_card, set_new_pin
@@ -58,6 +62,8 @@ class Records:
     #: A dues payment and a dues exemption of the target member, to void.
     dues_payment_id: int = 0
     dues_exemption_id: int = 0
+    #: A photo in the trace of the open meeting.
+    photo_id: int = 0
     #: A pending transfer of a B01 member to B03 (neither side is the other visitors').
     transfer_id: int = 0
 
@@ -101,8 +107,27 @@ def _records(app: Flask) -> Records:
                 select(DuesPayment.id).where(DuesPayment.member_id == target.id).limit(1)
             ),
             dues_exemption_id=exemption.id,
+            photo_id=_meeting_photo_id(app),
             transfer_id=transfer.id,
         )
+
+
+def _small_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 0, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _meeting_photo_id(app: Flask) -> int:
+    """A photo in the trace of B01's open meeting."""
+    meeting_id = open_meeting_id(app)
+    with app.app_context():
+        s = db.session()
+        meeting = s.get(Meeting, meeting_id)
+        photo = add_photo(s, Actor.system("test"), meeting, _small_png(), "",
+                          Path(app.config["UPLOADS_DIR"]), 20)  # fmt: skip
+        s.commit()
+        return photo.id
 
 
 def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
@@ -159,6 +184,9 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "meetings.cancel": ("GET", f"/meetings/{r.spare_meeting_id}/cancel", None),
         "meetings.delete": ("GET", f"/meetings/{r.spare_meeting_id}/delete", None),
         "attendance.index": ("GET", f"/meetings/{r.meeting_id}/attendance", None),
+        "trace.show": ("GET", f"/meetings/{r.meeting_id}/trace", None),
+        "trace.photo": ("GET", f"/trace/photos/{r.photo_id}", None),
+        "trace.overdue": ("GET", "/trace/overdue", None),
         "scan.screen_code": ("GET", f"/meetings/{r.meeting_id}/screen", None),
         "scan.scanner": ("GET", f"/scan/meetings/{r.meeting_id}", None),
         "scan_api.status": ("GET", f"{api}/status", None),
@@ -260,6 +288,14 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
             {"status": "present", "reason": "scanner failed"},
         ),  # fmt: skip
         "attendance.reopen": ("POST", f"/meetings/{r.spare_meeting_id}/reopen", {"confirm": "yes"}),
+        "trace.minutes": ("POST", f"/meetings/{r.meeting_id}/trace/minutes", {"minutes": "纪要"}),
+        "trace.add_photo_": (
+            "POST",
+            f"/meetings/{r.meeting_id}/trace/photos",
+            {"photo": (io.BytesIO(_small_png()), "photo.png"), "caption": ""},
+        ),
+        # Its confirmation page: nothing is deleted yet.
+        "trace.delete": ("POST", f"/trace/photos/{r.photo_id}/delete", {}),
         "cards.reissue": (
             "POST",
             f"/members/{r.reissue_id}/card/reissue",

@@ -2,7 +2,136 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 #: Added to the ``qrservice`` command by qrservice.cli.
 COMMANDS: list[click.Command] = []
+
+
+def _meeting(s, meeting_id: int):  # type: ignore[no-untyped-def]
+    from qrservice.models import Meeting
+
+    meeting = s.get(Meeting, meeting_id) if 1 <= meeting_id <= 2**31 - 1 else None
+    if meeting is None:
+        raise click.ClickException(f"no meeting with id {meeting_id}")
+    return meeting
+
+
+def _local(at) -> str:  # type: ignore[no-untyped-def]
+    from qrservice.timeutil import local_time
+
+    return local_time(at).strftime("%Y-%m-%d %H:%M")
+
+
+def _refusal(errors: dict[str, str]) -> click.ClickException:
+    return click.ClickException("; ".join(f"{k}: {message}" for k, message in errors.items()))
+
+
+@click.group()
+def trace() -> None:
+    """The trace of meetings (痕迹管理): minutes, photos, meetings without their minutes."""
+
+
+@trace.command("show")
+@click.argument("meeting_id", type=int)
+def trace_show(meeting_id: int) -> None:
+    """MEETING_ID's minutes, photos and attendance as recorded (with corrections)."""
+    from qrservice import db
+    from qrservice.cli import _app, _require_current_schema
+    from qrservice.life.trace import trace_of
+
+    app = _app()
+    _require_current_schema(app)
+    with app.app_context(), db.transaction(app) as s:
+        meeting = _meeting(s, meeting_id)
+        t = trace_of(s, meeting)
+        click.echo(f"{meeting.title} ({_local(meeting.starts_at)}, {meeting.status})")
+        if t.filed:
+            click.echo(f"Minutes, filed by {meeting.minutes_by} at {_local(meeting.minutes_at)}:")
+            click.echo(meeting.minutes)
+        else:
+            click.echo("Minutes: not filed")
+        click.echo(f"Photos: {len(t.photos)}")
+        for p in t.photos:
+            click.echo(f"  #{p.id}\t{p.width}x{p.height}\t{p.size_bytes} bytes\t"
+                       f"{p.uploaded_by}, {_local(p.uploaded_at)}\t{p.caption or ''}")  # fmt: skip
+        click.echo(f"Attendance: {len(t.attendance)} members")
+        for line in t.attendance:
+            status = line.status or "not recorded"
+            click.echo(f"  {line.member.number}\t{line.member.name}\t{status}")
+            for c in line.corrections:
+                click.echo(f"\t  corrected {c.from_status} -> {c.to_status} by {c.corrected_by}: "
+                           f"{c.reason}")  # fmt: skip
+
+
+@trace.command("minutes")
+@click.argument("meeting_id", type=int)
+@click.option("--file", "file", type=click.File("r", encoding="utf-8"), required=True,
+              help="A UTF-8 text file with the minutes ('-': standard input).")  # fmt: skip
+def trace_minutes(meeting_id: int, file) -> None:  # type: ignore[no-untyped-def]
+    """File MEETING_ID's minutes from a text file (replacing earlier ones)."""
+    from qrservice import db
+    from qrservice.audit import Actor
+    from qrservice.cli import _app, _require_current_schema
+    from qrservice.life.trace import TraceError, file_minutes
+
+    text = file.read()
+    app = _app()
+    _require_current_schema(app)
+    try:
+        with app.app_context(), db.transaction(app) as s:
+            file_minutes(s, Actor.system(), _meeting(s, meeting_id), text)
+    except TraceError as exc:
+        raise _refusal(exc.errors) from None
+    click.echo(f"Minutes of meeting {meeting_id} filed ({len(text.strip())} characters).")
+
+
+@trace.command("add-photo")
+@click.argument("meeting_id", type=int)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--caption", default="", help="A caption (up to 200 characters).")
+def trace_add_photo(meeting_id: int, file: Path, caption: str) -> None:
+    """Add FILE (JPEG, PNG or HEIC) to MEETING_ID's photos, re-encoded without metadata."""
+    from qrservice import db
+    from qrservice.audit import Actor
+    from qrservice.cli import _app, _require_current_schema
+    from qrservice.life.photos import PhotoError, read_capped
+    from qrservice.life.trace import TraceError, add_photo
+
+    app = _app()
+    _require_current_schema(app)
+    try:
+        with open(file, "rb") as f:
+            data = read_capped(f, app.config["PHOTO_MAX_BYTES"])
+        with app.app_context(), db.transaction(app) as s:
+            photo = add_photo(s, Actor.system(), _meeting(s, meeting_id), data, caption,
+                              Path(app.config["UPLOADS_DIR"]),
+                              app.config["PHOTOS_PER_MEETING"])  # fmt: skip
+            photo_id, width, height = photo.id, photo.width, photo.height
+    except (PhotoError, TraceError) as exc:
+        raise _refusal(exc.errors) from None
+    click.echo(f"Photo #{photo_id} added to meeting {meeting_id} ({width}x{height}).")
+
+
+@trace.command("overdue")
+@click.option("--unit", "unit_code", help="Only this unit's subtree (default: everything).")
+def trace_overdue(unit_code: str | None) -> None:
+    """Closed meetings still without minutes a week after they closed."""
+    from qrservice import db
+    from qrservice.cli import _app, _require_current_schema, _scope
+    from qrservice.life.trace import overdue_traces
+    from qrservice.timeutil import utcnow
+
+    app = _app()
+    _require_current_schema(app)
+    with app.app_context(), db.transaction(app) as s:
+        meetings = overdue_traces(s, _scope(s, unit_code), utcnow())
+        click.echo(f"{len(meetings)} meetings without minutes a week after closing")
+        for m in meetings:
+            click.echo(f"{m.id}\t{m.unit.code}\t{_local(m.starts_at)}\t{m.title}\t"
+                       f"closed {_local(m.closed_at)}")  # fmt: skip
+
+
+COMMANDS.append(trace)
