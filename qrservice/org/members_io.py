@@ -56,6 +56,7 @@ from qrservice.org.members import (
     member_columns,
     member_values,
 )
+from qrservice.org.transfers import import_hosting
 from qrservice.tables import table_bytes
 from qrservice.timeutil import utcnow
 
@@ -104,8 +105,10 @@ COLUMNS = (
     Column("active", "在册", required=False),
     Column("dues_from", "党费起缴月份", required=False, aliases=("党费起始月份", "起缴月份")),
     Column("national_id", "身份证号", required=False, aliases=("身份证号码", "公民身份号码")),
+    # A floating member's host branch (code); an empty cell ends hosting; no column keeps it.
+    Column("host_unit", "活动所在支部", required=False, aliases=("流入地党支部",)),
 )
-EXPORT_COLUMNS = tuple(c for c in COLUMNS if c.field != "national_id")
+EXPORT_COLUMNS = tuple(c for c in COLUMNS if c.field not in ("national_id", "host_unit"))
 assert tuple(c.field for c in EXPORT_COLUMNS) == MEMBER_FIELDS
 
 
@@ -551,6 +554,7 @@ def check_rows(
             checked.errors.extend(RowError(row_number, columns.get(n, n), m) for n, m in problems)
             continue
         values = {**clean, "unit": clean["unit"].code, "id_hash": digest}
+        values["host_unit"] = cell_text(raw.get("host_unit")) if "host_unit" in columns else None
         if _blank(raw.get("active")):
             values["active"] = None
         if values["dues_from"] is None:
@@ -580,6 +584,7 @@ _FINGERPRINT = (
     Member.left_on,
     Member.id_hash,
     Member.dues_from,
+    Member.host_unit_id,
 )
 
 
@@ -604,10 +609,14 @@ class ImportPlan:
     members_seen: dict[str, tuple[Any, ...] | None] = field(default_factory=dict)
     #: ID hash of every row that has one → numbers of the members in scope holding it then.
     ids_seen: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Rows that set or end hosting: (member number, host unit id or None, before, after).
+    hosts: list[tuple[str, int | None, dict[str, Any], dict[str, Any]]] = field(
+        default_factory=list
+    )
 
     @property
     def changes(self) -> bool:
-        return bool(self.creates or self.updates)
+        return bool(self.creates or self.updates or self.hosts)
 
 
 class ImportStale(RuntimeError):
@@ -647,7 +656,9 @@ def plan_checked(s: Session, scope: Unit, checked: CheckedImport, id_hash_key: s
     def column(name: str) -> str:
         return checked.columns.get(name, name)
 
-    codes = sorted({r.values["unit"] for r in checked.rows})
+    codes = sorted({r.values["unit"] for r in checked.rows} | {
+        r.values["host_unit"] for r in checked.rows if r.values.get("host_unit")
+    })  # fmt: skip
     units_by_code: dict[str, Unit] = {}
     for chunk in _chunks(codes):
         units_by_code.update(
@@ -699,10 +710,30 @@ def plan_checked(s: Session, scope: Unit, checked: CheckedImport, id_hash_key: s
             problems.append(
                 ("national_id", _("this ID number is recorded for another member of your units"))
             )
+        hosting = None
+        if values.get("host_unit") is not None and unit is not None:
+            problem, host, moves = import_hosting(
+                units_by_code, values["host_unit"], values["floating"], unit, member
+            )
+            if problem:
+                problems.append(("host_unit", problem))
+            elif moves:
+                old = member.host_unit if member is not None else None
+                hosting = (
+                    number, host.id if host else None,
+                    {"host": old.code, "host_name": old.name} if old else {},
+                    {"host": host.code, "host_name": host.name} if host else {},
+                )  # fmt: skip
         if problems:
             report.errors.extend(RowError(row, column(n), m) for n, m in problems)
             continue
         assert unit is not None
+        if hosting is not None:
+            plan.hosts.append(hosting)
+            report.updated.setdefault(number, {})["host_unit"] = (
+                hosting[2].get("host"),
+                hosting[3].get("host"),
+            )
         clean = {**values, "unit": unit}
         if clean["active"] is None:
             # A list without the 在册 value must not bring back members who have left.
@@ -719,9 +750,9 @@ def plan_checked(s: Session, scope: Unit, checked: CheckedImport, id_hash_key: s
             continue
         diff = member_changes(member, clean, id_hash_key)
         if not diff:
-            report.unchanged += 1
+            report.unchanged += number not in report.updated
             continue
-        report.updated[number] = diff
+        report.updated[number] = {**diff, **report.updated.get(number, {})}
         columns = member_columns(clean, id_hash_key, member.active)
         changed = {k: v for k, v in columns.items() if getattr(member, k) != v}
         before = {k: b for k, (b, _a) in diff.items()}
@@ -784,6 +815,22 @@ def write_plan(s: Session, actor: Actor, plan: ImportPlan) -> ImportReport:
             event_values(actor, "member.update", "member", member_id, before, after, now)
             for _row, member_id, _changed, before, after in plan.updates
         ]
+        if plan.hosts:
+            ids: dict[str, int] = {}
+            for chunk in _chunks([h[0] for h in plan.hosts]):
+                query = select(Member.number, Member.id).where(Member.number.in_(chunk))
+                ids.update((number, id_) for number, id_ in conn.execute(query))
+            conn.execute(
+                update(Member.__table__)
+                .where(Member.__table__.c.id == bindparam("member_id"))
+                .values(host_unit_id=bindparam("host_id"), updated_at=now),
+                [{"member_id": ids[n], "host_id": host_id} for n, host_id, _b, _a in plan.hosts],
+            )
+            events += [
+                event_values(actor, "member.host" if host_id else "member.unhost", "member",
+                             ids[n], before or None, after or None, now)
+                for n, host_id, before, after in plan.hosts
+            ]  # fmt: skip
         conn.execute(insert(AuditEvent.__table__), events)
     except IntegrityError as exc:
         # Only another writer could break a constraint the plan checked (PostgreSQL, where

@@ -319,3 +319,26 @@ def hosted_by(s: Session, unit: Unit) -> list[Member]:
 def hosts_member(user: User, member: Member) -> bool:
     """Whether ``user`` is over the branch hosting ``member`` (read-only access)."""
     return member.host_unit is not None and member.host_unit.path.startswith(user.unit.path)
+
+
+def import_hosting(
+    units_by_code: dict[str, Unit], code: str, floating: bool, home: Unit, member: Member | None
+) -> tuple[str | None, Unit | None, bool]:
+    """A member list's host branch cell (活动所在支部) for one row: (problem, host, changes).
+
+    An empty cell ends hosting; a code sets it, under the rules of ``set_host``."""
+    current = member.host_unit_id if member is not None else None
+    if not code:
+        return None, None, current is not None
+    host = units_by_code.get(code)
+    if host is None:
+        return _("no unit with code %(code)s", code=code), None, False
+    if not floating:
+        return _("only a floating member is hosted; mark them floating first"), None, False
+    if host.kind != "branch":
+        return _("a member is hosted by a branch"), None, False
+    if host.closed_at is not None:
+        return _("this unit is closed"), None, False
+    if _branch(home).id == host.id:
+        return _("this is the member's own branch"), None, False
+    return None, host, current != host.id
