@@ -666,6 +666,15 @@ def _sentences() -> dict[str, Sentence]:
         "meeting.cancel": _meeting_cancel,
         "meeting.delete": _meeting_delete,
         "meeting.plan": _meeting_plan,
+        "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
+        "attendance.correct": _attendance_correct,
+        "attention.export": lambda actor, subject, b, a, n: _(
+            "%(actor)s exported the list of members needing attention in %(unit)s (%(format)s)",
+            actor=actor,
+            unit=subject,
+            format=str(a.get("format", "")).upper(),
+        ),  # fmt: skip
+        # Leave and make-up.
         "leave.request": _request_sentence(
             _("%(actor)s asked for leave of %(member)s from %(meeting)s")
         ),
@@ -690,15 +699,6 @@ def _sentences() -> dict[str, Sentence]:
         "makeup.return": _request_sentence(
             _("%(actor)s returned the make-up study of %(member)s for %(meeting)s")
         ),
-        "meeting.reopen": simple(_("%(actor)s reopened check-in of “%(subject)s”")),
-        "attendance.correct": _attendance_correct,
-        "attention.export": lambda actor, subject, b, a, n: _(
-            "%(actor)s exported the list of members needing attention in %(unit)s (%(format)s)",
-            actor=actor,
-            unit=subject,
-            format=str(a.get("format", "")).upper(),
-        ),  # fmt: skip
-        # Leave and make-up.
         # Points.
         # Transfers, hosting, birthdays.
         "transfer.start": _transfer(

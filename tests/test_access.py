@@ -57,6 +57,14 @@ class Records:
     meeting_code: str
     device_id: int
     pairing_code: str
+    #: Leave and make-up (tests/test_access.py _asks): a coming B01 meeting with two pending
+    #: requests for leave, and a meeting closed yesterday with two pending make-ups.
+    leave_meeting_id: int = 0
+    leave_to_approve: int = 0
+    leave_to_refuse: int = 0
+    missed_meeting_id: int = 0
+    makeup_to_accept: int = 0
+    makeup_to_return: int = 0
     #: A group of B01 with no members: one that can be closed.
     empty_unit_id: int = 0
     #: A dues payment and a dues exemption of the target member, to void.
@@ -66,6 +74,38 @@ class Records:
     photo_id: int = 0
     #: A pending transfer of a B01 member to B03 (neither side is the other visitors').
     transfer_id: int = 0
+
+
+def _asks(app: Flask) -> dict[str, int]:
+    """Leave asked by two B01 members for a coming meeting, and make-up they submitted for a
+    meeting closed yesterday that the target member missed too."""
+    from datetime import timedelta
+
+    from qrservice.life.meetings import close_checkin
+    from qrservice.life.requests import request_leave, submit_makeup
+    from qrservice.timeutil import utcnow
+
+    at = utcnow()
+    coming = new_meeting(app, "B01", opened=False, starts_at=at + timedelta(days=2),
+                         ends_at=at + timedelta(days=2, hours=1))  # fmt: skip
+    missed = new_meeting(app, "B01", opened=True, starts_at=at - timedelta(days=1),
+                         ends_at=at - timedelta(days=1) + timedelta(hours=1))  # fmt: skip
+    with app.app_context():
+        s = db.session()
+        close_checkin(s, Actor.system("test"), s.get(Meeting, missed))
+        one, two = (s.scalar(select(Member).where(Member.number == n))
+                    for n in (TO_REISSUE, TO_REVOKE))  # fmt: skip
+        text = "学习了党章和支部工作条例的有关规定。" * 4
+        asks = {
+            "leave_meeting_id": coming,
+            "leave_to_approve": request_leave(s, one, s.get(Meeting, coming), "出差").id,
+            "leave_to_refuse": request_leave(s, two, s.get(Meeting, coming), "出差").id,
+            "missed_meeting_id": missed,
+            "makeup_to_accept": submit_makeup(s, one, s.get(Meeting, missed), text).id,
+            "makeup_to_return": submit_makeup(s, two, s.get(Meeting, missed), text).id,
+        }
+        s.commit()
+        return asks
 
 
 def _records(app: Flask) -> Records:
@@ -102,6 +142,7 @@ def _records(app: Flask) -> Records:
             meeting_code=sign_meeting(key_ring(), spare, int(time.time()), 30),
             device_id=device.id,
             pairing_code=pairing_code,
+            **_asks(app),
             empty_unit_id=empty.id,
             dues_payment_id=s.scalar(
                 select(DuesPayment.id).where(DuesPayment.member_id == target.id).limit(1)
@@ -288,6 +329,32 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
             {"status": "present", "reason": "scanner failed"},
         ),  # fmt: skip
         "attendance.reopen": ("POST", f"/meetings/{r.spare_meeting_id}/reopen", {"confirm": "yes"}),
+        # Leave and make-up: the officer's list and decisions, the member's own requests.
+        "requests.index": ("GET", "/requests/", None),
+        "requests.approve": ("POST", f"/requests/leave/{r.leave_to_approve}/approve", {}),
+        "requests.refuse": (
+            "POST",
+            f"/requests/leave/{r.leave_to_refuse}/refuse",
+            {"comment": "会议重要"},
+        ),  # fmt: skip
+        "requests.accept": ("POST", f"/requests/makeup/{r.makeup_to_accept}/accept", {}),
+        "requests.return_": (
+            "POST",
+            f"/requests/makeup/{r.makeup_to_return}/return",
+            {"comment": "请具体些"},
+        ),  # fmt: skip
+        "requests.record": (
+            "POST",
+            f"/meetings/{r.leave_meeting_id}/leave/{r.leave_id}",
+            {"reason": "电话请假"},
+        ),  # fmt: skip
+        "requests.ask_leave": ("POST", f"{card}/leave/{r.leave_meeting_id}", {"reason": "出差"}),
+        "requests.withdraw": ("POST", f"{card}/leave/{r.leave_meeting_id}/withdraw", {}),
+        "requests.submit": (
+            "POST",
+            f"{card}/makeup/{r.missed_meeting_id}",
+            {"text": "学习党章的体会。" * 10},
+        ),  # fmt: skip
         "trace.minutes": ("POST", f"/meetings/{r.meeting_id}/trace/minutes", {"minutes": "纪要"}),
         "trace.add_photo_": (
             "POST",
