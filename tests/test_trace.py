@@ -309,3 +309,25 @@ def test_cli_files_minutes_adds_a_photo_and_lists_overdue(app, runner, tmp_path)
     [row] = photo_rows(app, meeting_id)
     with Image.open(uploads(app) / row.path) as image:
         assert not image.getexif()
+
+
+def test_backup_copies_the_database_and_the_uploaded_photos(app, runner, tmp_path) -> None:
+    meeting_id = closed_meeting(app)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png_bytes())
+    assert runner.invoke(main, ["trace", "add-photo", str(meeting_id), str(photo)]).exit_code == 0
+    [(_id, path)] = photo_rows(app, meeting_id)
+    out = tmp_path / "backup"
+    done = runner.invoke(main, ["backup", "--output", str(out)])
+    assert done.exit_code == 0, done.output
+    assert (out / "uploads" / path).read_bytes() == (uploads(app) / path).read_bytes()
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        import sqlite3
+
+        copy = sqlite3.connect(out / "qrservice.db")
+        try:
+            assert copy.execute("select path from meeting_photo where id = ?", (_id,)).fetchone()
+        finally:
+            copy.close()
+    again = runner.invoke(main, ["backup", "--output", str(out)])
+    assert again.exit_code != 0 and "not empty" in again.output

@@ -135,3 +135,47 @@ def trace_overdue(unit_code: str | None) -> None:
 
 
 COMMANDS.append(trace)
+
+
+@click.command("backup")
+@click.option("--output", "output", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="A new or empty folder to write the copy into.")  # fmt: skip
+def backup(output: Path) -> None:
+    """Copy what must be backed up together: the SQLite database (a consistent copy, taken
+    with SQLite's backup API while the service runs) and the uploads folder (meeting photos).
+    On PostgreSQL, dump the database with pg_dump; this copies the uploads folder."""
+    import shutil
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from qrservice.cli import _app
+
+    app = _app()
+    if output.exists() and any(output.iterdir()):
+        raise click.ClickException(f"{output} is not empty")
+    output.mkdir(parents=True, exist_ok=True)
+    url = make_url(app.config["DATABASE_URL"])
+    if url.get_backend_name() == "sqlite" and url.database:
+        source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        target = sqlite3.connect(output / "qrservice.db")
+        try:
+            with target:
+                source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        click.echo(f"Database copied to {output / 'qrservice.db'}.")
+    else:
+        click.echo("The database is not SQLite: back it up with pg_dump as well.")
+    uploads = Path(app.config["UPLOADS_DIR"])
+    if uploads.is_dir():
+        shutil.copytree(uploads, output / "uploads")
+        count = sum(1 for p in (output / "uploads").rglob("*") if p.is_file())
+        click.echo(f"Uploads folder copied to {output / 'uploads'} ({count} files).")
+    else:
+        click.echo("No uploads folder yet: nothing else to copy.")
+
+
+COMMANDS.append(backup)
