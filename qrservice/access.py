@@ -117,6 +117,13 @@ ROUTES: dict[str, frozenset[str]] = {
     # Who needs attention: each officer's own scope by default; a unit chosen must be in it.
     "attention.index": IN_SCOPE,
     "attention.export": IN_SCOPE,
+    # Points: a member's ledger and an officer's entries for the officers over them; a unit's
+    # monthly assessment within the viewer's scope; the rules, the top committee's organisers'.
+    "points.member": IN_SCOPE,
+    "points.add": IN_SCOPE,
+    "points.correct": IN_SCOPE,
+    "points.assessment": IN_SCOPE,
+    "points.rules_page": ORGANISER_IN_SCOPE,
     # Dues: a member's page and a unit's list for the officers over them; an import of
     # payments into the importer's own scope.
     "dues.member": IN_SCOPE,

@@ -484,6 +484,30 @@ def _transfer(message: str) -> Sentence:
     return sentence
 
 
+def _points_add(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    from qrservice.life.points_ledger import source_names
+
+    return _("%(actor)s recorded %(points)s points (%(source)s) for %(member)s: %(reason)s",
+             actor=actor, member=subject, points=f"{int(a.get('points', 0)):+d}",
+             source=source_names().get(str(a.get("kind")), str(a.get("kind"))),
+             reason=a.get("reason", "—"))  # fmt: skip
+
+
+def _points_correct(
+    actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names
+) -> str:
+    return _("%(actor)s corrected points line #%(entry)s of %(member)s (%(points)s points "
+             "reversed; reason: %(reason)s)", actor=actor, member=subject,
+             entry=b.get("entry", "?"), points=f"{int(a.get('points', 0)):+d}",
+             reason=a.get("reason", "—"))  # fmt: skip
+
+
+def _points_rule(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    return _("%(actor)s set the default points of %(kind)s to %(points)s (was %(before)s)",
+             actor=actor, kind=_meeting_value("kind", a.get("kind")), points=a.get("points"),
+             before=(b or {}).get("points", "—"))  # fmt: skip
+
+
 def _org_change(k: str, b: dict[str, Any], a: dict[str, Any]) -> str:
     """One change of the organisation's settings, as org.update's sentence lists it."""
     if k == "name":
@@ -573,16 +597,7 @@ def _sentences() -> dict[str, Sentence]:
         "org.update": lambda actor, subject, b, a, n: _(
             "%(actor)s changed the organisation's settings: %(changes)s",
             actor=actor,
-            changes=_join(
-                _("name %(before)s → %(after)s", before=b.get(k) or "—", after=a[k])
-                if k == "name"
-                else _(
-                    "dues tracked from %(before)s → %(after)s",
-                    before=str(b.get(k) or "—")[:7],
-                    after=str(a[k])[:7],
-                )
-                for k in a
-            ),
+            changes=_join(_org_change(k, b, a) for k in a),
         ),
         "unit.update": lambda actor, subject, b, a, n: _(
             "%(actor)s changed the unit %(unit)s: %(changes)s",
@@ -700,6 +715,9 @@ def _sentences() -> dict[str, Sentence]:
             _("%(actor)s returned the make-up study of %(member)s for %(meeting)s")
         ),
         # Points.
+        "points.add": _points_add,
+        "points.correct": _points_correct,
+        "points.rule": _points_rule,
         # Transfers, hosting, birthdays.
         "transfer.start": _transfer(
             _("%(actor)s started the transfer of %(member)s from %(from)s to %(to)s")

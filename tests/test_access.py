@@ -26,6 +26,7 @@ from qrservice import access, db
 from qrservice.audit import Actor
 from qrservice.demo import ORGANISER, SECRETARY_PASSWORD
 from qrservice.life.dues import add_exemption
+from qrservice.life.points_ledger import add_entry
 from qrservice.life.trace import add_photo
 from qrservice.models import DuesPayment, Meeting, Member, Unit, User
 from qrservice.org.accounts import create_user
@@ -70,6 +71,8 @@ class Records:
     #: A dues payment and a dues exemption of the target member, to void.
     dues_payment_id: int = 0
     dues_exemption_id: int = 0
+    #: An officer's points line of the target member, to correct.
+    points_entry_id: int = 0
     #: A photo in the trace of the open meeting.
     photo_id: int = 0
     #: A pending transfer of a B01 member to B03 (neither side is the other visitors').
@@ -148,9 +151,20 @@ def _records(app: Flask) -> Records:
                 select(DuesPayment.id).where(DuesPayment.member_id == target.id).limit(1)
             ),
             dues_exemption_id=exemption.id,
+            points_entry_id=_points_entry_id(app, target.id),
             photo_id=_meeting_photo_id(app),
             transfer_id=transfer.id,
         )
+
+
+def _points_entry_id(app: Flask, member_id: int) -> int:
+    """An officer's award to the target member: a line that may be corrected."""
+    with app.app_context():
+        s = db.session()
+        entry = add_entry(s, Actor.system("test"), s.get(Member, member_id), kind="award",
+                          points=1, reason="access test", on=date(2026, 1, 5))  # fmt: skip
+        s.commit()
+        return entry.id
 
 
 def _small_png() -> bytes:
@@ -250,6 +264,20 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "devices.pairing_code": ("POST", f"/devices/{r.device_id}/pairing-code", {}),
         "attention.index": ("GET", f"/attention/?unit={r.group_id}", None),
         "attention.export": ("GET", f"/attention/export.csv?unit={r.group_id}", None),
+        "points.member": ("GET", f"/points/members/{r.member_id}", None),
+        "points.add": (
+            "POST",
+            f"/points/members/{r.member_id}/entries",
+            {"kind": "volunteer", "points": "2", "reason": "access test", "on": "2026-01-05"},
+        ),  # fmt: skip
+        # Without confirm=yes: the confirmation page, nothing corrected.
+        "points.correct": (
+            "POST",
+            f"/points/entries/{r.points_entry_id}/correct",
+            {"reason": "access test"},
+        ),  # fmt: skip
+        "points.assessment": ("GET", f"/points/assessment?unit={r.group_id}", None),
+        "points.rules_page": ("GET", "/points/rules", None),
         "dues.member": ("GET", f"/dues/members/{r.member_id}", None),
         "dues.unit_list": ("GET", f"/dues/units/{r.group_id}", None),
         "dues.unit_export": ("GET", f"/dues/units/{r.group_id}/export.csv", None),
