@@ -155,6 +155,10 @@ def card_page(token: str) -> Any:
             context["officer_meetings"] = [
                 m for m in meetings if can_see_unit(current_user, m.unit)
             ]
+    if viewer == "member":
+        from qrservice.life.birthdays import card_greeting
+
+        context["birthday_greeting"] = card_greeting(member, today)
     response = make_response(render_template("scan/card.html", **context))
     response.headers["Cache-Control"] = "private, no-store"
     return response
