@@ -163,11 +163,12 @@ def _created_fields(
 @click.option("--minutes", type=int, default=None, help="Duration, instead of --ends.")
 @click.option("--place", default=None)
 @click.option("--remote/--no-remote", default=False, help="Remote attendance allowed.")
-@click.option("--points", type=int, default=1, show_default=True)
+@click.option("--points", type=int, default=None,
+              help="Default: the points rule of the kind, else 1.")  # fmt: skip
 @click.option("--late-after", type=int, default=10, show_default=True, help="Minutes.")
 def meetings_create(
     unit_code: str, kind: str, title: str, starts: str, ends: str | None, minutes: int | None,
-    place: str | None, remote: bool, points: int, late_after: int,
+    place: str | None, remote: bool, points: int | None, late_after: int,
 ) -> None:  # fmt: skip
     """Create one meeting."""
     from qrservice import db
@@ -179,6 +180,10 @@ def meetings_create(
     _require_current_schema(app)
     try:
         with app.app_context(), db.transaction(app) as s:
+            if points is None:
+                from qrservice.life.points_ledger import default_meeting_points
+
+                points = default_meeting_points(s, kind)
             fields = _created_fields(
                 _unit(s, unit_code), kind, title, starts, ends, minutes, place, remote,
                 points, late_after,

@@ -202,6 +202,13 @@ def rule_points(s: Session, kind: str) -> int | None:
     return s.scalar(select(PointsRule.points).where(PointsRule.meeting_kind == kind))
 
 
+def default_meeting_points(s: Session, kind: str) -> int:
+    """The points a new meeting of ``kind`` is given unless its creator says otherwise: its
+    rule's, else 1."""
+    points = rule_points(s, kind)
+    return 1 if points is None else points
+
+
 def set_rule(s: Session, actor: Actor, kind: Any, points: Any) -> PointsRule:
     """Set the points a kind of meeting earns by default (0–100). Meetings made before keep
     their own points."""

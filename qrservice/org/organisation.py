@@ -215,11 +215,44 @@ def init_org(
     return org, committee, user
 
 
+#: The organisation's numeric settings of organisational life and points: field → (min, max).
+NUMBER_SETTINGS = {
+    "makeup_days": (1, 365), "makeup_min_chars": (0, 2000), "makeup_points": (0, 100),
+    "dues_on_time_points": (0, 100), "assessment_threshold": (0, 1000),
+}  # fmt: skip
+
+
+def _clean_settings(settings: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The numeric settings and ``rankings_enabled`` given, checked (those absent: kept)."""
+    clean: dict[str, Any] = {}
+    for key, (low, high) in NUMBER_SETTINGS.items():
+        if key not in settings:
+            continue
+        text = str(settings[key] if settings[key] is not None else "").strip()
+        if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+            errors[key] = _("enter a whole number from %(low)s to %(high)s", low=low, high=high)
+        else:
+            clean[key] = int(text)
+    if "rankings_enabled" in settings:
+        value = settings["rankings_enabled"]
+        if isinstance(value, str):
+            value = value.strip().casefold() in ("1", "yes", "on", "true")
+        clean["rankings_enabled"] = bool(value)
+    return clean
+
+
 def update_organisation(
-    s: Session, actor: Actor, *, name: str | None = None, dues_tracked_from: Any = None
+    s: Session,
+    actor: Actor,
+    *,
+    name: str | None = None,
+    dues_tracked_from: Any = None,
+    settings: dict[str, Any] | None = None,
 ) -> bool:
-    """Rename the organisation or move the month its dues are tracked from (None: keep);
-    True if anything changed. Raises OrganisationError naming the bad fields."""
+    """Rename the organisation, move the month its dues are tracked from, or change its
+    settings of make-up, points and assessment (``settings``: NUMBER_SETTINGS fields and
+    ``rankings_enabled``; None or absent: keep); True if anything changed. Raises
+    OrganisationError naming the bad fields."""
     org = current_organisation(s)
     if org is None:
         raise OrganisationError({"organisation": _("No organisation is set up yet.")})
@@ -231,10 +264,15 @@ def update_organisation(
             errors["dues_tracked_from"] = _("required")
         else:
             month = _dues_month(dues_tracked_from, errors, "dues_tracked_from")
+    clean = _clean_settings(settings or {}, errors)
     if errors:
         raise OrganisationError(errors)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
+    for key, value in clean.items():
+        if getattr(org, key) != value:
+            before[key], after[key] = getattr(org, key), value
+            setattr(org, key, value)
     if new_name != org.name:
         before["name"], after["name"] = org.name, new_name
         org.name = new_name

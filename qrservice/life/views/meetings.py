@@ -277,8 +277,14 @@ def new() -> Any:
             ), 422  # fmt: skip
         flash(_("Meeting created."), "notice")
         return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    from qrservice.life.points_ledger import default_meeting_points
+
+    # ?kind= picks the kind, and its points rule fills the points.
+    kind = request.args.get("kind", "")
+    prefill = {"kind": kind} if kind in MEETING_KINDS else {}
+    prefill["points"] = str(default_meeting_points(s, kind or MEETING_KINDS[0]))
     return render_template(
-        "meetings/new.html", units=units, kinds=MEETING_KINDS, form={}, errors={}
+        "meetings/new.html", units=units, kinds=MEETING_KINDS, form=prefill, errors={}
     )
 
 

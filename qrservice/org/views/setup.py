@@ -29,6 +29,7 @@ from qrservice import db
 from qrservice.audit import Actor
 from qrservice.org.accounts import SESSION_KEY, organiser_required, start_session
 from qrservice.org.organisation import (
+    NUMBER_SETTINGS,
     OrganisationError,
     OrganisationExists,
     current_month,
@@ -128,10 +129,16 @@ def settings() -> Any:
     if request.method == "POST":
         form = {"name": request.form.get("name", ""),
                 "dues_tracked_from": request.form.get("dues_tracked_from", "")}  # fmt: skip
+        # Settings of make-up, points and assessment: those the form sent (a form without
+        # them, e.g. an older page, keeps them); the checkbox is off when not sent.
+        settings = {k: request.form[k] for k in NUMBER_SETTINGS if k in request.form}
+        if settings:
+            settings["rankings_enabled"] = request.form.get("rankings_enabled") == "yes"
+        form.update({k: str(v) for k, v in settings.items()})
         try:
             changed = update_organisation(
                 s, Actor.of(current_user), name=form["name"],
-                dues_tracked_from=form["dues_tracked_from"],
+                dues_tracked_from=form["dues_tracked_from"], settings=settings,
             )  # fmt: skip
         except OrganisationError as exc:
             return render_template("setup/settings.html", form=form, errors=exc.errors), 422
@@ -140,4 +147,6 @@ def settings() -> Any:
         flash(_("Changes saved.") if changed else _("Nothing changed."), "notice")
         return redirect(url_for("setup.settings"))
     form = {"name": org.name, "dues_tracked_from": org.dues_tracked_from.strftime("%Y-%m")}
+    form.update({k: str(getattr(org, k)) for k in NUMBER_SETTINGS})
+    form["rankings_enabled"] = str(org.rankings_enabled)
     return render_template("setup/settings.html", form=form, errors={})
