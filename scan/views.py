@@ -34,6 +34,7 @@ from qrservice import db
 from qrservice.audit import Actor
 from qrservice.audit_sentences import months_from
 from qrservice.life.meetings import card_meetings
+from qrservice.life.points_ledger import source_names as points_source_names
 from qrservice.life.standing import member_standing
 from qrservice.life.views.meetings import attendance_status_names
 from qrservice.models import Attendance, Card, DuesPayment, Meeting, Member, PointsEntry
@@ -192,7 +193,7 @@ _ATTENDANCE_HISTORY = (
     .limit(200)
 )
 _POINTS_HISTORY = (
-    select(PointsEntry.at, PointsEntry.reason, PointsEntry.points)
+    select(PointsEntry.at, PointsEntry.reason, PointsEntry.points, PointsEntry.kind)
     .where(PointsEntry.member_id == bindparam("member_id"))
     .order_by(PointsEntry.at.desc())
     .limit(200)
@@ -222,8 +223,9 @@ def _history(s: Any, member: Member) -> dict[str, Any]:
         (_day(row.starts_at), row.title, row.status, names.get(row.status, row.status))
         for row in conn.execute(_ATTENDANCE_HISTORY, params)
     ]
+    sources = points_source_names()  # each line says where its points come from
     points = [
-        (_day(row.at), row.reason, f"{row.points:+d}")
+        (_day(row.at), f"{sources.get(row.kind, row.kind)} · {row.reason}", f"{row.points:+d}")
         for row in conn.execute(_POINTS_HISTORY, params)
     ]
     payments = [

@@ -14,6 +14,7 @@ from qrservice.cli import main
 from qrservice.life.dues import record_payment, void_payment
 from qrservice.life.points_ledger import PointsError, add_entry, set_rule
 from qrservice.models import AuditEvent, Member, Organisation, PointsEntry, PointsRule
+from qrservice.org.issuance import active_card, set_new_pin
 
 EN = {"Accept-Language": "en"}
 ACTOR = Actor.system("test")
@@ -325,3 +326,17 @@ def test_cli_prints_a_units_assessment(runner):
     assert result.output.startswith("B01 ") and "follow-up (below" in result.output
     result = runner.invoke(main, ["points", "assessment", "--unit", "B99"])
     assert result.exit_code != 0 and "unit (--unit)" in result.output
+
+
+def test_the_members_card_names_the_source_of_each_points_line(client, app):
+    with app.app_context():
+        s = db.session()
+        member = s.scalar(select(Member).where(Member.number == B01_MEMBER))
+        add_entry(s, ACTOR, member, kind="volunteer", points=4, reason="社区清扫", on="2026-01-10")
+        card = active_card(s, member.id)
+        pin = set_new_pin(card, app.config["SECRET_KEY"])
+        s.commit()
+        token = card.token
+    client.post(f"/c/{token}/unlock", data={"pin": pin})
+    html = client.get(f"/c/{token}", headers=EN).get_data(as_text=True)
+    assert "volunteer service · 社区清扫" in html and "+4" in html
