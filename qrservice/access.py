@@ -87,6 +87,18 @@ ROUTES: dict[str, frozenset[str]] = {
     "attendance.index": IN_SCOPE,
     "attendance.correct": IN_SCOPE,
     "attendance.reopen": IN_SCOPE,
+    # Leave and make-up: each officer's own list; decisions on the branch's requests; the
+    # member's own requests from their card unlocked with the PIN.
+    "requests.index": OFFICERS,
+    "requests.approve": IN_SCOPE,
+    "requests.refuse": IN_SCOPE,
+    "requests.accept": IN_SCOPE,
+    "requests.return_": IN_SCOPE,
+    "requests.record": IN_SCOPE,
+    "requests.photo": IN_SCOPE,
+    "requests.ask_leave": frozenset({MEMBER}),
+    "requests.withdraw": frozenset({MEMBER}),
+    "requests.submit": frozenset({MEMBER}),
     # A meeting's trace: officers over it read it; its branch's secretary files it (organisers
     # above read only); photos are served by id after the scope check.
     "trace.show": IN_SCOPE,

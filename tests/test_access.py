@@ -85,6 +85,7 @@ def _asks(app: Flask) -> dict[str, int]:
     from datetime import timedelta
 
     from qrservice.life.meetings import close_checkin
+    from qrservice.life.photos import store_photo
     from qrservice.life.requests import request_leave, submit_makeup
     from qrservice.timeutil import utcnow
 
@@ -99,12 +100,14 @@ def _asks(app: Flask) -> dict[str, int]:
         one, two = (s.scalar(select(Member).where(Member.number == n))
                     for n in (TO_REISSUE, TO_REVOKE))  # fmt: skip
         text = "学习了党章和支部工作条例的有关规定。" * 4
+        notes = store_photo(Path(app.config["UPLOADS_DIR"]), "makeup", _small_png())
         asks = {
             "leave_meeting_id": coming,
             "leave_to_approve": request_leave(s, one, s.get(Meeting, coming), "出差").id,
             "leave_to_refuse": request_leave(s, two, s.get(Meeting, coming), "出差").id,
             "missed_meeting_id": missed,
-            "makeup_to_accept": submit_makeup(s, one, s.get(Meeting, missed), text).id,
+            "makeup_to_accept": submit_makeup(s, one, s.get(Meeting, missed), text,
+                                              photo_path=notes.path).id,  # fmt: skip
             "makeup_to_return": submit_makeup(s, two, s.get(Meeting, missed), text).id,
         }
         s.commit()
@@ -365,6 +368,7 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
             f"/requests/leave/{r.leave_to_refuse}/refuse",
             {"comment": "会议重要"},
         ),  # fmt: skip
+        "requests.photo": ("GET", f"/requests/makeup/{r.makeup_to_accept}/photo", None),
         "requests.accept": ("POST", f"/requests/makeup/{r.makeup_to_accept}/accept", {}),
         "requests.return_": (
             "POST",

@@ -314,3 +314,57 @@ def test_leave_and_make_up_from_the_command_line(app, runner):
     assert result.exit_code == 0 and result.output.startswith("0 pending")
     result = runner.invoke(main, ["leave", "refuse", "999999", "--comment", "x"])
     assert result.exit_code == 1 and "no request for leave" in result.output
+
+
+def _png_with_metadata() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    image = Image.new("RGB", (40, 30), (0, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    image.save(out, "PNG", exif=exif)
+    return out.getvalue()
+
+
+def test_a_photo_of_notes_is_kept_re_encoded_and_shown_only_to_the_branch(app, auth):
+    import io
+
+    from PIL import Image
+
+    number = member_in_branch(app, "B01")
+    meeting = closed_meeting(app, local_today() - timedelta(days=2))
+    client = app.test_client()
+    card = unlock(app, client, number)
+    form = {"text": STUDIED, "photo": (io.BytesIO(_png_with_metadata()), "notes.png")}
+    response = client.post(f"{card}/makeup/{meeting}", data=form,
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 303
+    sid = study_id(app, meeting)
+    auth.as_secretary(1)
+    assert f"/requests/makeup/{sid}/photo" in auth.client.get("/requests/").get_data(as_text=True)
+    photo = auth.client.get(f"/requests/makeup/{sid}/photo")
+    assert photo.status_code == 200 and photo.content_type == "image/jpeg"
+    image = Image.open(io.BytesIO(photo.data))
+    assert image.format == "JPEG" and image.size == (40, 30)
+    assert not image.getexif()
+    auth.logout()
+    auth.as_secretary(2)
+    assert auth.client.get(f"/requests/makeup/{sid}/photo").status_code == 404
+
+
+def test_a_photo_that_is_not_an_image_is_refused_and_nothing_written(app):
+    import io
+
+    number = member_in_branch(app, "B01")
+    meeting = closed_meeting(app, local_today() - timedelta(days=2))
+    client = app.test_client()
+    card = unlock(app, client, number)
+    form = {"text": STUDIED, "photo": (io.BytesIO(b"%PDF-1.4 not a photo"), "notes.jpg")}
+    response = client.post(f"{card}/makeup/{meeting}", data=form,
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 422
+    assert 'data-field="photo"' in response.get_data(as_text=True)
+    assert studies(app, meeting) == []

@@ -304,9 +304,15 @@ def _counted_chars(text: str) -> int:
 
 
 def submit_makeup(
-    s: Session, member: Member, meeting: Meeting, text: str, today: date | None = None
+    s: Session,
+    member: Member,
+    meeting: Meeting,
+    text: str,
+    today: date | None = None,
+    photo_path: str | None = None,
 ) -> MakeupStudy:
-    """The member submits make-up study of a missed meeting within the period."""
+    """The member submits make-up study of a missed meeting within the period, with the path
+    of a photo of their notes already stored (qrservice.life.photos), if any."""
     today = today or local_today()
     org = _organisation(s)
     text = (text or "").strip()
@@ -339,6 +345,7 @@ def submit_makeup(
         meeting_id=meeting.id,
         member_id=member.id,
         text=text,
+        photo_path=photo_path,
         status="pending",
         submitted_at=utcnow(),
     )
@@ -350,7 +357,7 @@ def submit_makeup(
         "makeup.submit",
         "member",
         member.id,
-        after={"meeting": meeting.id, "makeup": study.id},
+        after={"meeting": meeting.id, "makeup": study.id, "photo": photo_path is not None},
     )
     return study
 

@@ -7,14 +7,26 @@ and nothing is written.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from qrservice import db
 from qrservice.audit import Actor
+from qrservice.life.photos import PhotoError, photo_file, read_capped, remove_photo, store_photo
 from qrservice.life.requests import (
     RequestError,
     accept_makeup,
@@ -126,6 +138,30 @@ def return_(study_id: int) -> Any:
     return redirect(_back(), 303)
 
 
+def _uploads() -> Path:
+    return Path(current_app.config["UPLOADS_DIR"])
+
+
+@bp.route("/requests/makeup/<int:study_id>/photo")
+@officer_required
+def photo(study_id: int) -> Any:
+    """The photo of a member's notes (re-encoded, without metadata), after the scope check."""
+    study = _study_or_404(study_id)
+    if study.photo_path is None:
+        abort(404)
+    try:
+        path = photo_file(_uploads(), study.photo_path)
+    except PhotoError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = make_response(path.read_bytes())
+    response.content_type = "image/jpeg"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.route("/meetings/<int:meeting_id>/leave/<int:member_id>", methods=["POST"])
 @officer_required
 def record(meeting_id: int, member_id: int) -> Any:
@@ -205,9 +241,20 @@ def submit(token: str, meeting_id: int) -> Any:
     _card, member = _own_card(token)
     meeting = _card_meeting(meeting_id)
     back = url_for("scan.card_page", token=token)
+    stored = None
+    upload = request.files.get("photo")
+    if upload is not None and upload.filename:
+        try:
+            data = read_capped(upload.stream, current_app.config["PHOTO_MAX_BYTES"])
+            stored = store_photo(_uploads(), "makeup", data)
+        except PhotoError as exc:
+            return _refused(exc.errors, back)
     try:
-        submit_makeup(db.session(), member, meeting, request.form.get("text", ""))
+        submit_makeup(db.session(), member, meeting, request.form.get("text", ""),
+                      photo_path=stored.path if stored else None)  # fmt: skip
     except RequestError as exc:
+        if stored is not None:
+            remove_photo(_uploads(), stored.path)
         return _refused(exc.errors, back)
     flash(_("Your make-up study is sent to your branch."), "notice")
     return redirect(back + "#requests", 303)
