@@ -70,6 +70,8 @@ def test_home_secretary_sets_hosting_and_the_host_sees_the_member_read_only(clie
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and number in page
     assert "read only" in page and f"/members/{member_id}/host" not in page
+    meeting_page = client.get(f"/meetings/{host_meeting}", headers=EN).get_data(as_text=True)
+    assert number in meeting_page or f"/members/{member_id}" in meeting_page
     # ... but changes nothing.
     assert client.get(f"/members/{member_id}/edit").status_code in (403, 404)
     assert client.get(f"/members/{member_id}/host").status_code == 404

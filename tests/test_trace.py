@@ -13,7 +13,7 @@ from qrservice import db
 from qrservice.audit import Actor
 from qrservice.cli import main
 from qrservice.life.meetings import close_checkin
-from qrservice.life.trace import OVERDUE_AFTER, overdue_traces
+from qrservice.life.trace import OVERDUE_AFTER, add_photo, overdue_traces
 from qrservice.models import AuditEvent, Meeting, MeetingPhoto, Unit
 from qrservice.org.accounts import create_user
 from qrservice.timeutil import utcnow
@@ -331,3 +331,15 @@ def test_backup_copies_the_database_and_the_uploaded_photos(app, runner, tmp_pat
             copy.close()
     again = runner.invoke(main, ["backup", "--output", str(out)])
     assert again.exit_code != 0 and "not empty" in again.output
+
+
+def test_a_photo_whose_transaction_rolls_back_leaves_no_file(app) -> None:
+    meeting_id = closed_meeting(app)
+    with app.app_context():
+        s = db.session()
+        meeting = s.get(Meeting, meeting_id)
+        photo = add_photo(s, Actor.system("test"), meeting, png_bytes(), "", uploads(app), 20)
+        assert (uploads(app) / photo.path).is_file()
+        s.rollback()
+    assert stored_files(app) == []
+    assert photo_rows(app, meeting_id) == []

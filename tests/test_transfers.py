@@ -13,7 +13,7 @@ from qrservice.cli import main
 from qrservice.life.meetings import close_checkin
 from qrservice.models import Attendance, AuditEvent, Meeting, Member, Transfer, Unit, UnitRole
 from qrservice.org.roles import add_role
-from qrservice.org.transfers import accept_transfer, start_transfer
+from qrservice.org.transfers import TransferError, accept_transfer, start_transfer
 from qrservice.org.units import close_unit, create_unit
 from qrservice.timeutil import utcnow
 from tests.scanhelpers import card_url_of, member_in_branch, new_meeting
@@ -291,3 +291,28 @@ def test_transfers_from_the_command_line(runner, app):
     assert again.exit_code != 0 and "--reason" in again.output
     same = runner.invoke(main, ["transfers", "start", number, "--to", "B02"])
     assert same.exit_code != 0 and "--to" in same.output
+    # Back again, then withdrawn: the list no longer shows it.
+    runner.invoke(main, ["transfers", "start", number, "--to", "B01"])
+    back = _transfers(app, number)[-1]
+    assert runner.invoke(main, ["transfers", "cancel", str(back.id)]).exit_code == 0
+    assert _transfers(app, number)[-1].status == "cancelled"
+    assert "No transfers." in runner.invoke(main, ["transfers", "list"]).output
+    assert runner.invoke(main, ["transfers", "release", str(back.id)]).exit_code != 0
+
+
+def test_an_accept_after_the_member_was_moved_by_an_edit_is_refused(app):
+    number = member_in_branch(app, "B01")
+    with app.app_context():
+        s = db.session()
+        transfer = start_transfer(s, Actor.system("test"), None, member_number=number,
+                                  to_unit="B02")  # fmt: skip
+        member = s.scalar(select(Member).where(Member.number == number))
+        member.unit = s.scalar(select(Unit).where(Unit.code == "B03"))
+        s.flush()
+        try:
+            accept_transfer(s, Actor.system("test"), None, transfer)
+        except TransferError as exc:
+            assert "status" in exc.errors
+        else:
+            raise AssertionError("accepted a transfer whose member had moved")
+        assert member.unit.code == "B03"

@@ -99,14 +99,14 @@ def _after_transaction(s: Session, on_commit: Callable[[], None] | None,
     """Run ``on_commit`` once the session commits, or ``on_rollback`` once it rolls back."""
     done = False
 
-    def committed(_session: Session) -> None:
+    def committed(*_args: object) -> None:
         nonlocal done
         if not done:
             done = True
             if on_commit:
                 on_commit()
 
-    def rolled_back(_session: Session) -> None:
+    def rolled_back(*_args: object) -> None:
         nonlocal done
         if not done:
             done = True

@@ -176,6 +176,12 @@ def accept_transfer(s: Session, actor: Actor, user: User | None, transfer: Trans
         raise TransferError({"to_unit": _("this unit is closed")})
     member = s.scalar(select(Member).where(Member.id == transfer.member_id).with_for_update())
     assert member is not None
+    if member.unit_id != transfer.from_unit_id or not member.active:
+        # Moved by an edit, or left, since the transfer started: it no longer says where from.
+        raise TransferError(
+            {"status": _("the member's unit or roll changed since this transfer started; "
+                         "cancel it and start again")}
+        )  # fmt: skip
     old = member.unit
     offices = s.scalars(
         select(UnitRole).options(joinedload(UnitRole.unit)).where(UnitRole.member_id == member.id)
