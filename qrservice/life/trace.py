@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import event, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from qrservice.audit import Actor, record
 from qrservice.life.attendance import AttendanceLine, attendance_lines
@@ -170,7 +170,7 @@ def delete_photo(s: Session, actor: Actor, photo: MeetingPhoto, uploads_dir: Pat
 
 def overdue_traces(s: Session, scope: Unit, now: datetime) -> list[Meeting]:
     """The scope's closed meetings still without minutes ``OVERDUE_AFTER`` after they closed,
-    oldest first (one query)."""
+    oldest first, with their units (one query)."""
     return list(
         s.scalars(
             select(Meeting)
@@ -181,6 +181,7 @@ def overdue_traces(s: Session, scope: Unit, now: datetime) -> list[Meeting]:
                 Meeting.closed_at <= now - OVERDUE_AFTER,
                 or_(Meeting.minutes.is_(None), Meeting.minutes == ""),
             )
+            .options(contains_eager(Meeting.unit))
             .order_by(Meeting.closed_at, Meeting.id)
         )
     )
