@@ -169,10 +169,10 @@ def assessment() -> Any:
             month_error = str(exc)
     s = db.session()
     result = assess(s, unit, month)
-    members_by_unit = {u.id: u for u in open_units_in_scope(s, current_user.unit)}
+    units = open_units_in_scope(s, current_user.unit)
     return render_template(
         "points/assessment.html", unit=unit, result=result, month_text=month_text,
-        month_error=month_error, units=list(members_by_unit.values()),
+        month_error=month_error, units=units,
     ), (422 if month_error else 200)  # fmt: skip
 
 
