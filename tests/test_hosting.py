@@ -170,3 +170,28 @@ def test_hosting_set_and_ended_by_import(runner, app, tmp_path):
     result = runner.invoke(main, ["import-members", str(path)])
     assert result.exit_code != 0 and "host_unit" in result.output
     assert _host_code(app, floating) is None and _host_code(app, settled) is None
+
+
+def test_the_host_secretary_scans_the_hosted_member_in_as_expected(client, app, auth):
+    from tests.scanhelpers import card_url_of, nonce
+
+    number = member_in_branch(app, "B01", floating=True)
+    assert set_host_now(app, number, "B02")
+    meeting = new_meeting(app, "B02")
+    auth.as_secretary(2)
+    body = {"code": card_url_of(app, number), "nonce": nonce()}
+    answer = client.post(f"/api/v1/meetings/{meeting}/checkins", json=body).get_json()
+    assert answer["status"] == "ok", answer
+    assert answer["attendance"]["status"] in ("present", "late")  # expected, not a visitor
+
+
+def set_host_now(app, number: str, code: str) -> bool:
+    from qrservice.audit import Actor
+    from qrservice.org.transfers import set_host
+
+    with app.app_context():
+        s = db.session()
+        member = s.scalar(select(Member).where(Member.number == number))
+        changed = set_host(s, Actor.system("test"), member, code)
+        s.commit()
+        return changed
