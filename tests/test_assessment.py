@@ -136,3 +136,23 @@ def test_assessing_a_branch_of_2_members_costs_the_same_statements_as_one_of_20(
 
         assert count(small) == count(big) > 0
         assert assess(s, big, MONTH).overall.score == Decimal("1.0")
+
+
+def test_trend_sparkline_draws_each_scored_month_higher_for_a_higher_score(app):
+    with app.app_context():
+        s = db.session()
+        member = _members_of(s, "B01-G1")[0]
+        _line(s, member, datetime(2031, 9, 10, 4, 0), 2)
+        _line(s, member, datetime(2031, 10, 10, 4, 0), 8)
+        s.commit()
+        group = next(g for g in assess(s, _unit(s, "B01"), MONTH).groups if g.unit.code == "B01-G1")
+        points = [tuple(map(float, p.split(","))) for p in group.sparkline().split()]
+        assert len(points) == 12  # every month of an active group has a score, 0 included
+        september, october = points[-2], points[-1]
+        assert october[0] == 120.0 and october[1] < september[1] < points[0][1]
+
+
+def test_assessment_page_draws_the_trends(client, auth):
+    auth.as_secretary(1)
+    html = client.get("/points/assessment?unit=B01&month=2026-03").get_data(as_text=True)
+    assert '<svg class="sparkline"' in html and "<polyline points=" in html

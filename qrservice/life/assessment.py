@@ -64,6 +64,20 @@ class UnitScore:
     trend: list[tuple[date, Decimal | None]] = field(default_factory=list)
     rank: int | None = None
 
+    def sparkline(self, width: int = 120, height: int = 24) -> str:
+        """The trend as an SVG polyline's points ("x,y x,y …"), months without members left
+        out; empty when no month has a score."""
+        scored = [(k, float(v)) for k, (_m, v) in enumerate(self.trend) if v is not None]
+        if not scored:
+            return ""
+        low = min(0.0, *(v for _k, v in scored))
+        high = max(v for _k, v in scored)
+        span = (high - low) or 1.0
+        step = width / max(1, len(self.trend) - 1)
+        return " ".join(
+            f"{k * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for k, v in scored
+        )
+
 
 @dataclass
 class Assessment:
