@@ -340,3 +340,16 @@ def test_the_members_card_names_the_source_of_each_points_line(client, app):
     client.post(f"/c/{token}/unlock", data={"pin": pin})
     html = client.get(f"/c/{token}", headers=EN).get_data(as_text=True)
     assert "volunteer service · 社区清扫" in html and "+4" in html
+
+
+def test_cli_changes_points_settings_and_names_the_option_of_a_bad_value(runner, app):
+    result = runner.invoke(main, ["points", "settings", "--no-rankings", "--threshold", "4"])
+    assert result.exit_code == 0, result.output
+    assert "rankings_enabled\tFalse" in result.output
+    assert "assessment_threshold\t4" in result.output
+    result = runner.invoke(main, ["points", "settings", "--dues-on-time", "101", "--rankings"])
+    assert result.exit_code != 0 and "dues_on_time_points (--dues-on-time)" in result.output
+    with app.app_context():
+        org = db.session().scalar(select(Organisation))
+        assert org.rankings_enabled is False and org.dues_on_time_points == 1
+        assert org.assessment_threshold == 4

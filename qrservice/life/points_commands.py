@@ -161,3 +161,43 @@ def assessment(code: str, month: str | None) -> None:
 
 def _score(value: Any) -> str:
     return "—" if value is None else str(value)
+
+
+@points.command("settings")
+@click.option("--dues-on-time", "dues_on_time_points", default=None,
+              help="Points per month of dues paid on time, 0 to 100.")  # fmt: skip
+@click.option("--makeup-points", "makeup_points", default=None, help="Points for make-up, 0–100.")
+@click.option("--threshold", "assessment_threshold", default=None,
+              help="Follow-up threshold of the monthly assessment, 0 to 1000.")  # fmt: skip
+@click.option("--rankings/--no-rankings", "rankings_enabled", default=None,
+              help="Show rankings within and between branches.")  # fmt: skip
+def settings(**given: Any) -> None:
+    """Show the organisation's points settings, or change those given."""
+    from qrservice import db
+    from qrservice.cli import _app, _require_current_schema
+    from qrservice.org.organisation import (
+        OrganisationError,
+        current_organisation,
+        update_organisation,
+    )
+
+    options = {
+        "dues_on_time_points": "--dues-on-time", "makeup_points": "--makeup-points",
+        "assessment_threshold": "--threshold", "rankings_enabled": "--rankings",
+    }  # fmt: skip
+    chosen = {k: v for k, v in given.items() if v is not None}
+    app = _app()
+    _require_current_schema(app)
+    try:
+        with app.app_context(), db.transaction(app) as s:
+            if chosen:
+                update_organisation(s, _actor(), settings=chosen)
+            org = current_organisation(s)
+            if org is None:
+                raise click.ClickException("no organisation: run init-org first")
+            lines = [f"{key}\t{getattr(org, key)}" for key in options]
+    except OrganisationError as exc:
+        for field, message in exc.errors.items():
+            click.echo(f"{field} ({options.get(field, field)}): {message}", err=True)
+        raise click.ClickException("Nothing was changed.") from None
+    click.echo("\n".join(lines))
