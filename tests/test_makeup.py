@@ -368,3 +368,37 @@ def test_a_photo_that_is_not_an_image_is_refused_and_nothing_written(app):
     assert response.status_code == 422
     assert 'data-field="photo"' in response.get_data(as_text=True)
     assert studies(app, meeting) == []
+
+
+def test_the_card_with_leave_and_make_up_forms_stays_light_without_javascript(app):
+    import re
+
+    number = member_in_branch(app, "B01")
+    for days in (2, 9, 16):
+        closed_meeting(app, local_today() - timedelta(days=days))
+    client = app.test_client()
+    card = unlock(app, client, number)
+    page = client.get(card).get_data(as_text=True)
+    assert page.count('name="text"') >= 3 and 'name="reason"' in page
+    assert "<script" not in page
+    with client.get(re.search(r'href="(/static/css/[^"]+)"', page)[1]) as css:
+        css_size = len(css.data)
+    assert len(page.encode()) + css_size <= 30 * 1024, (len(page.encode()), css_size)
+
+
+def test_a_refused_make_up_keeps_no_photo_file(app):
+    import io
+    from pathlib import Path
+
+    number = member_in_branch(app, "B01")
+    meeting = closed_meeting(app, local_today() - timedelta(days=2))
+    client = app.test_client()
+    card = unlock(app, client, number)
+    folder = Path(app.config["UPLOADS_DIR"]) / "makeup"
+    before = set(folder.glob("*")) if folder.exists() else set()
+    form = {"text": "太短", "photo": (io.BytesIO(_png_with_metadata()), "notes.png")}
+    response = client.post(f"{card}/makeup/{meeting}", data=form,
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 422
+    assert (set(folder.glob("*")) if folder.exists() else set()) == before
+    assert studies(app, meeting) == []
