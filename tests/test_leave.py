@@ -279,3 +279,28 @@ def test_approved_leave_does_not_count_as_a_month_without_organisational_life(ap
     assert after.months_without_meeting == 0
     assert "meetings" not in [c.kind for c in after.causes]
     assert after.expected == before.expected  # leave counts neither as attended nor absent
+
+
+def test_leave_reads_as_sentences_in_the_trail(app, auth):
+    from qrservice.audit_sentences import audit_trail
+
+    number = member_in_branch(app, "B01")
+    meeting = coming_meeting(app)
+    client = app.test_client()
+    card = unlock(app, client, number)
+    client.post(f"{card}/leave/{meeting}", data={"reason": "出差"})
+    auth.as_secretary(1)
+    auth.client.post(f"/requests/leave/{request_id(app, meeting, number)}/refuse",
+                     data={"comment": "请参加"})  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        s = db.session()
+        events = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(("leave.request", "leave.refuse")))
+            .order_by(AuditEvent.id)
+        )
+        sentences = [entry.sentence for entry in audit_trail(s, events)]
+    assert sentences[0].startswith(f"Member {number} asked for leave of ")
+    assert sentences[0].endswith("(出差)")
+    assert sentences[1].startswith("Secretary secretary1 refused the leave of ")
+    assert sentences[1].endswith("(请参加)")
