@@ -73,10 +73,10 @@ class Records:
     dues_exemption_id: int = 0
     #: An officer's points line of the target member, to correct.
     points_entry_id: int = 0
-    #: A photo in the trace of the open meeting.
-    photo_id: int = 0
     #: A pending transfer of a B01 member to B03 (neither side is the other visitors').
     transfer_id: int = 0
+    #: A photo in the trace of the open meeting.
+    photo_id: int = 0
 
 
 def _asks(app: Flask) -> dict[str, int]:
@@ -155,8 +155,8 @@ def _records(app: Flask) -> Records:
             ),
             dues_exemption_id=exemption.id,
             points_entry_id=_points_entry_id(app, target.id),
-            photo_id=_meeting_photo_id(app),
             transfer_id=transfer.id,
+            photo_id=_meeting_photo_id(app),
         )
 
 
