@@ -12,7 +12,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,12 +32,16 @@ from qrservice.life.meetings import (
     expected_members,
     open_checkin,
 )
-from qrservice.models import Member, Unit
+from qrservice.life.points_ledger import add_entry, set_rule
+from qrservice.life.requests import accept_makeup, record_leave, request_leave, submit_makeup
+from qrservice.life.trace import add_photo, file_minutes
+from qrservice.models import Attendance, Meeting, Member, Unit
 from qrservice.org.accounts import create_user
 from qrservice.org.issuance import issue_cards
 from qrservice.org.members import clean_member, create_member
 from qrservice.org.organisation import init_org
 from qrservice.org.roles import add_role
+from qrservice.org.transfers import set_host, start_transfer
 from qrservice.org.units import create_unit
 from qrservice.timeutil import add_months, from_local, month_start, months_between, utcnow
 from scan.checkin import redeem
@@ -209,6 +216,7 @@ def _organisational_life(
     _dues(s, rng, actor, members, away_months, today, rates, exempt)
     _meeting_open_now(s, rng, ring, actor, branches[0], now)
     _coming_meetings(s, actor, committee, branches[0], today)
+    _life(s, rng, actor, members, branches, today, now)
     return {"meetings": meetings + 1, "attendance": attendance_rows}
 
 
@@ -319,3 +327,101 @@ def _coming_meetings(s: Session, actor: Actor, committee: Unit, branch: Unit, to
     )  # fmt: skip
     theirs = [m for m in planned if m.unit_id == branch.id]
     cancel_meeting(s, actor, min(theirs, key=lambda m: m.starts_at), "活动室另有安排，改期举行")
+
+
+#: What the demo's members wrote as make-up study (补课), at least the minimum length.
+MAKEUP_TEXT = (
+    "补学了本次主题党日的学习内容：认真阅读了会议材料和讲话原文，重点学习了加强基层党组织建设、"
+    "发挥党员先锋模范作用的要求，结合本职工作写了学习体会，今后按时参加组织生活，主动向支部汇报思想。"
+)
+MINUTES = (
+    "会议由支部书记主持。一、传达学习上级有关文件精神；二、通报本月党费收缴和组织生活情况；"
+    "三、围绕本职工作开展交流发言，{n}名党员发言；四、布置下月工作：开展志愿服务，做好流动党员联系。"
+)
+#: A member of 机关第一党支部 moving to 生产一线党支部 (pending: released, not yet accepted).
+TRANSFERRING = "20260025"
+
+
+def _life(
+    s: Session, rng: random.Random, actor: Actor, members: list[Member], branches: list[Unit],
+    today: date, now: datetime,
+) -> None:  # fmt: skip
+    """Organisational life on the officers' and members' own operations: points rules and
+    awards, hosting, a pending transfer, leave asked and given, make-up pending and accepted,
+    minutes and photos of recent meetings (older ones left without, so follow-up lists show)."""
+    for kind, points in (("theme_day", 2), ("branch_general", 2), ("lecture", 2),
+                         ("group", 1), ("branch_committee", 1), ("volunteer", 3)):  # fmt: skip
+        set_rule(s, actor, kind, points)
+    award_day = min(date(today.year, 3, 5), today)
+    for member in members:
+        if rng.random() < 0.15:
+            add_entry(s, actor, member, kind="volunteer", points=3, reason="学雷锋志愿服务",
+                      on=award_day, today=today)  # fmt: skip
+        elif rng.random() < 0.1:
+            add_entry(s, actor, member, kind="study", points=2, reason="完成网上党课学习",
+                      on=today - timedelta(days=rng.randint(5, 120)), today=today)  # fmt: skip
+    # Two floating members are hosted by a branch where they live; the rest stay at home.
+    floating = [m for m in members if m.floating]
+    for member, host in zip(floating[-2:], branches[-2:], strict=True):
+        if host.id != member.unit.parent_id:
+            set_host(s, actor, member, host.code)
+    by_number = {m.number: m for m in members}
+    start_transfer(s, actor, None, member_number=TRANSFERRING, to_unit=branches[2].code,
+                   reason="工作调动到生产一线")  # fmt: skip
+    # Leave: asked by a member for the next theme day, and given by phone to another.
+    coming = s.scalars(
+        select(Meeting)
+        .where(Meeting.status == "scheduled", Meeting.unit_id == branches[1].id)
+        .order_by(Meeting.starts_at)
+    ).first()
+    if coming is not None:
+        branch_members = [m for m in members if m.unit.parent_id == branches[1].id]
+        request_leave(s, branch_members[3], coming, "当天在外地出差")
+        record_leave(s, actor, coming, branch_members[4], "住院治疗，电话请假")
+    # Make-up: members who missed last month's meetings; one submitted and waiting, one
+    # accepted.
+    recent = now - timedelta(days=25)
+    for number, accept in ((SLIPPING, True), (DRIFTED, False)):
+        member = by_number[number]
+        missed = s.scalars(
+            select(Meeting)
+            .join(Attendance, Attendance.meeting_id == Meeting.id)
+            .where(Attendance.member_id == member.id, Attendance.status == "absent",
+                   Meeting.status == "closed", Meeting.starts_at >= recent)
+            .order_by(Meeting.starts_at.desc())
+        ).first()  # fmt: skip
+        if missed is None:
+            continue
+        study = submit_makeup(s, member, missed, MAKEUP_TEXT, today=today)
+        if accept:
+            accept_makeup(s, actor, study, "体会认真，同意补课")
+    # Traces: the last weeks' theme days, general meetings and lectures have minutes, some
+    # photos; older ones are left without, so the follow-up list has something to show.
+    uploads = Path(current_app.config["UPLOADS_DIR"])
+    recent_meetings = s.scalars(
+        select(Meeting)
+        .where(Meeting.status == "closed", Meeting.starts_at >= now - timedelta(days=40),
+               Meeting.kind.in_(("theme_day", "branch_general", "lecture")))
+        .order_by(Meeting.starts_at)
+    ).all()  # fmt: skip
+    for i, meeting in enumerate(recent_meetings):
+        file_minutes(s, actor, meeting, MINUTES.format(n=rng.randint(3, 8)))
+        if i % 2 == 0:
+            add_photo(s, actor, meeting, _photo(rng), "会议现场", uploads, 20)
+
+
+def _photo(rng: random.Random) -> bytes:
+    """A stand-in photo of a meeting room: drawn, then stored by the same pipeline that takes
+    phones' photos (re-encoded, no metadata)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (960, 640), (236, 226, 210))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 960, 120), fill=(180, 30, 30))
+    for k in range(12):
+        x = 60 + k * 75
+        draw.ellipse((x, 380 + rng.randint(-20, 20), x + 50, 430), fill=(60, 60, 80))
+        draw.rectangle((x - 5, 430, x + 55, 560), fill=(70, 90, 120))
+    out = BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
