@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from qrservice import timeutil
+
 #: Environment variables read at start-up, with the config key each one sets.
 ENV_KEYS = {
     "DATABASE_URL": "DATABASE_URL",
@@ -26,6 +28,7 @@ ENV_KEYS = {
     "QRSERVICE_SESSION_IDLE_SECONDS": "OFFICER_IDLE_TIMEOUT",
     "QRSERVICE_SESSION_MAX_SECONDS": "OFFICER_SESSION_MAX_AGE",
     "QRSERVICE_UPLOADS": "UPLOADS_DIR",
+    "QRSERVICE_TIME_ZONE": "TIME_ZONE",
 }
 #: Settings that are whole numbers of seconds (from the environment they arrive as text).
 SECONDS_KEYS = ("OFFICER_IDLE_TIMEOUT", "OFFICER_SESSION_MAX_AGE")
@@ -46,6 +49,8 @@ def defaults(data_dir: Path) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{data_dir / 'qrservice.db'}",
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
         "ORG_NAME": "示范党委",
+        #: The organisation's time zone: months, years, "today" and times shown are in it.
+        "TIME_ZONE": timeutil.DEFAULT_ZONE,
         "ENV": "development",
         #: What a stranger scanning a card sees: minimal (validity, masked name, branch) or
         #: summary (also the full name, this year's attendance, points, dues and warnings).
@@ -120,6 +125,10 @@ def configure(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config["CARD_PRIVACY"] = privacy
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
+    try:
+        timeutil.set_zone(app.config["TIME_ZONE"])
+    except ValueError as exc:
+        raise ConfigError(f"QRSERVICE_TIME_ZONE: {exc}") from None
 
 
 class ConfigError(ValueError):

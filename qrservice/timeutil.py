@@ -8,6 +8,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
 
@@ -16,8 +17,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-#: The organisation's zone; the service runs in China (UTC+8, no daylight saving).
-LOCAL_OFFSET = timedelta(hours=8)
+#: The organisation's time zone (configuration TIME_ZONE; China's by default, UTC+8 without
+#: daylight saving). Months, years, "today" and every time shown are in it.
+DEFAULT_ZONE = "Asia/Shanghai"
+_zone = ZoneInfo(DEFAULT_ZONE)
+
+
+def set_zone(name: str) -> None:
+    """Use the zone called ``name`` (an IANA name such as Asia/Shanghai); ValueError if no
+    such zone is known here."""
+    global _zone
+    try:
+        _zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name: Asia/Shanghai)") from None
+
+
+def local_offset(at: datetime | None = None) -> timedelta:
+    """How far the organisation's clock is ahead of UTC at ``at`` (UTC, naive; now if None)."""
+    return _zone.utcoffset((at or utcnow()).replace(tzinfo=None)) or timedelta(0)
 
 
 def shifted(at: datetime, delta: timedelta) -> datetime:
@@ -32,12 +50,18 @@ def shifted(at: datetime, delta: timedelta) -> datetime:
 
 def local_time(at: datetime) -> datetime:
     """A stored naive-UTC time as the organisation's wall-clock time."""
-    return shifted(at, LOCAL_OFFSET)
+    try:
+        return at.replace(tzinfo=UTC).astimezone(_zone).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return shifted(at, local_offset(datetime(2000, 1, 1)))
 
 
 def from_local(at: datetime) -> datetime:
     """A wall-clock time entered in the organisation's zone, as naive UTC for storage."""
-    return shifted(at, -LOCAL_OFFSET)
+    try:
+        return at.replace(tzinfo=_zone).astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return shifted(at, -local_offset(datetime(2000, 1, 1)))
 
 
 def month_start(d: date) -> date:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -16,7 +17,7 @@ from qrservice.db import MAX_ID
 from qrservice.i18n import LANGUAGE_NAMES
 from qrservice.models import Unit
 from qrservice.tables import MIMETYPES
-from qrservice.timeutil import LOCAL_OFFSET
+from qrservice.timeutil import local_offset, local_time
 
 
 class RowIdConverter(IntegerConverter):
@@ -52,13 +53,18 @@ def init_app(app: Flask) -> None:
                    scan_api):  # fmt: skip
         app.register_blueprint(module.bp)
 
+    @app.template_filter("local")
+    def _local(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """A stored (UTC) time in the organisation's zone; nothing for no time."""
+        return local_time(at).strftime(fmt) if at is not None else ""
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
             "languages": LANGUAGE_NAMES,
             "current_language": str(get_locale()),
             "org_name": cached_organisation_name(),
-            "local_offset": LOCAL_OFFSET,
+            "local_offset": local_offset(),
         }
 
     @app.after_request

@@ -535,12 +535,6 @@ def plan_repeat_names() -> dict[str, str]:
     return {"once": _("Once"), "monthly": _("Monthly"), "quarterly": _("Quarterly")}
 
 
-@bp.app_template_filter("local")
-def local_format(at: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored (UTC) time in the organisation's zone."""
-    return local_time(at).strftime(fmt)
-
-
 @bp.app_template_global()
 def checkin_via_names() -> dict[str, str]:
     """How an attendance row came to be (Attendance.via), as the viewer reads it."""
