@@ -736,11 +736,15 @@ def _sentences() -> dict[str, Sentence]:
         ),
         "member.host": lambda actor, subject, b, a, n: _(
             "%(actor)s recorded that %(host)s hosts the floating member %(member)s",
-            actor=actor, member=subject, host=a.get("host_name") or a.get("host", "?"),
+            actor=actor,
+            member=subject,
+            host=a.get("host_name") or a.get("host", "?"),
         ),  # fmt: skip
         "member.unhost": lambda actor, subject, b, a, n: _(
             "%(actor)s ended the hosting of %(member)s by %(host)s",
-            actor=actor, member=subject, host=b.get("host_name") or b.get("host", "?"),
+            actor=actor,
+            member=subject,
+            host=b.get("host_name") or b.get("host", "?"),
         ),  # fmt: skip
         # Traces of meetings.
         "trace.minutes": simple(_("%(actor)s filed the minutes of “%(subject)s”")),
