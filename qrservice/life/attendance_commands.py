@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import click
 
+from qrservice.commands import local_text, meeting_or_fail
+
 #: Added to the ``qrservice`` command by qrservice.cli.
 COMMANDS: list[click.Command] = []
-
-
-def _meeting(s, meeting_id: int):  # type: ignore[no-untyped-def]
-    from qrservice.models import Meeting
-
-    meeting = s.get(Meeting, meeting_id) if 1 <= meeting_id <= 2**31 - 1 else None
-    if meeting is None:
-        raise click.ClickException(f"no meeting with id {meeting_id}")
-    return meeting
-
-
-def _local(at) -> str:  # type: ignore[no-untyped-def]
-    from qrservice.timeutil import local_time
-
-    return local_time(at).strftime("%Y-%m-%d %H:%M")
 
 
 @click.group()
@@ -39,18 +26,18 @@ def attendance_list(meeting_id: int) -> None:
     app = _app()
     _require_current_schema(app)
     with app.app_context(), db.transaction(app) as s:
-        meeting = _meeting(s, meeting_id)
+        meeting = meeting_or_fail(s, meeting_id)
         lines = attendance_lines(s, meeting)
-        click.echo(f"{meeting.title} ({_local(meeting.starts_at)}, {meeting.status}): "
+        click.echo(f"{meeting.title} ({local_text(meeting.starts_at)}, {meeting.status}): "
                    f"{len(lines)} members")  # fmt: skip
         for line in lines:
             status = line.status or "not recorded"
-            how = f"{line.via}, {_local(line.checked_in_at)}" if line.checked_in_at else ""
+            how = f"{line.via}, {local_text(line.checked_in_at)}" if line.checked_in_at else ""
             guest = "" if line.expected else " [not expected]"
             click.echo(f"{line.member.number}\t{line.member.name}{guest}\t{status}\t{how}")
             for c in line.corrections:
                 click.echo(f"\t  corrected {c.from_status} -> {c.to_status} by {c.corrected_by} "
-                           f"at {_local(c.corrected_at)}: {c.reason}")  # fmt: skip
+                           f"at {local_text(c.corrected_at)}: {c.reason}")  # fmt: skip
 
 
 @attendance.command("correct")
@@ -75,7 +62,7 @@ def attendance_correct(meeting_id: int, number: str, status: str, reason: str) -
     _require_current_schema(app)
     try:
         with app.app_context(), db.transaction(app) as s:
-            meeting = _meeting(s, meeting_id)
+            meeting = meeting_or_fail(s, meeting_id)
             member = _member(s, number)
             correction = correct_attendance(s, Actor.system(), meeting, member, status, reason)
             before, after = correction.from_status, correction.to_status
@@ -101,11 +88,11 @@ def attendance_reopen(meeting_id: int, yes: bool) -> None:
     _require_current_schema(app)
     if not yes:  # asked before the transaction, so that no lock is held while waiting
         with db.transaction(app) as s:
-            title = _meeting(s, meeting_id).title
+            title = meeting_or_fail(s, meeting_id).title
         click.confirm(f"Reopen check-in of “{title}”? Scanners check members in again.", abort=True)
     try:
         with app.app_context(), db.transaction(app) as s:
-            meeting = _meeting(s, meeting_id)
+            meeting = meeting_or_fail(s, meeting_id)
             reopen_checkin(s, Actor.system(), meeting)
             title = meeting.title
     except AttendanceError as exc:

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from qrservice.commands import meeting_or_fail
+
 #: Added to the ``qrservice`` command by qrservice.cli.
 COMMANDS: list[click.Command] = []
 
@@ -66,15 +68,6 @@ def _unit(s: Any, code: str) -> Any:
     if unit is None:
         raise _refused({"unit": f"no unit with code {code!r}"})
     return unit
-
-
-def _meeting(s: Any, meeting_id: int) -> Any:
-    from qrservice.models import Meeting
-
-    meeting = s.get(Meeting, meeting_id) if 1 <= meeting_id <= 2**31 - 1 else None
-    if meeting is None:
-        raise click.ClickException(f"no meeting with id {meeting_id}")
-    return meeting
 
 
 def _line(meeting: Any) -> str:
@@ -282,7 +275,7 @@ def meetings_edit(
     _require_current_schema(app)
     try:
         with app.app_context(), db.transaction(app) as s:
-            meeting = _meeting(s, meeting_id)
+            meeting = meeting_or_fail(s, meeting_id)
             given: dict[str, Any] = {
                 "title": title, "place": place, "kind": kind, "remote_allowed": remote,
                 "points": points, "late_after_min": late_after,
@@ -321,7 +314,7 @@ def meetings_cancel(meeting_id: int, reason: str) -> None:
     _require_current_schema(app)
     try:
         with app.app_context(), db.transaction(app) as s:
-            meeting = _meeting(s, meeting_id)
+            meeting = meeting_or_fail(s, meeting_id)
             cancel_meeting(s, Actor.system(), meeting, reason)
             line = _line(meeting)
     except MeetingError as exc:
@@ -343,7 +336,7 @@ def meetings_delete(meeting_id: int, yes: bool) -> None:
     _require_current_schema(app)
     try:
         with app.app_context(), db.transaction(app) as s:
-            meeting = _meeting(s, meeting_id)
+            meeting = meeting_or_fail(s, meeting_id)
             if problem := deletion_problem(s, meeting):
                 raise MeetingError({"meeting": problem})
             line = _line(meeting)

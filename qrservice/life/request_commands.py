@@ -9,14 +9,10 @@ from typing import Any
 
 import click
 
+from qrservice.commands import local_text
+
 #: Added to the ``qrservice`` command by qrservice.cli.
 COMMANDS: list[click.Command] = []
-
-
-def _local(at) -> str:  # type: ignore[no-untyped-def]
-    from qrservice.timeutil import local_time
-
-    return local_time(at).strftime("%Y-%m-%d %H:%M")
 
 
 @contextmanager
@@ -75,7 +71,7 @@ def leave_list(unit_code: str | None) -> None:
         rows = pending_leave(s, _scope(s, unit_code))
         click.echo(f"{len(rows)} pending requests for leave")
         for r in rows:
-            click.echo(f"{r.id}\t{_local(r.meeting.starts_at)}\t{r.meeting.title}\t"
+            click.echo(f"{r.id}\t{local_text(r.meeting.starts_at)}\t{r.meeting.title}\t"
                        f"{r.member.number}\t{r.member.name}\t{r.reason}")  # fmt: skip
 
 
@@ -146,7 +142,7 @@ def makeup_list(unit_code: str | None) -> None:
         click.echo(f"{len(rows)} pending make-up submissions")
         for r in rows:
             text = " ".join(r.text.split())
-            click.echo(f"{r.id}\t{_local(r.meeting.starts_at)}\t{r.meeting.title}\t"
+            click.echo(f"{r.id}\t{local_text(r.meeting.starts_at)}\t{r.meeting.title}\t"
                        f"{r.member.number}\t{r.member.name}\t{text[:60]}")  # fmt: skip
 
 

@@ -6,23 +6,10 @@ from pathlib import Path
 
 import click
 
+from qrservice.commands import local_text, meeting_or_fail
+
 #: Added to the ``qrservice`` command by qrservice.cli.
 COMMANDS: list[click.Command] = []
-
-
-def _meeting(s, meeting_id: int):  # type: ignore[no-untyped-def]
-    from qrservice.models import Meeting
-
-    meeting = s.get(Meeting, meeting_id) if 1 <= meeting_id <= 2**31 - 1 else None
-    if meeting is None:
-        raise click.ClickException(f"no meeting with id {meeting_id}")
-    return meeting
-
-
-def _local(at) -> str:  # type: ignore[no-untyped-def]
-    from qrservice.timeutil import local_time
-
-    return local_time(at).strftime("%Y-%m-%d %H:%M")
 
 
 def _refusal(errors: dict[str, str]) -> click.ClickException:
@@ -45,18 +32,21 @@ def trace_show(meeting_id: int) -> None:
     app = _app()
     _require_current_schema(app)
     with app.app_context(), db.transaction(app) as s:
-        meeting = _meeting(s, meeting_id)
+        meeting = meeting_or_fail(s, meeting_id)
         t = trace_of(s, meeting)
-        click.echo(f"{meeting.title} ({_local(meeting.starts_at)}, {meeting.status})")
+        click.echo(f"{meeting.title} ({local_text(meeting.starts_at)}, {meeting.status})")
         if t.filed:
-            click.echo(f"Minutes, filed by {meeting.minutes_by} at {_local(meeting.minutes_at)}:")
+            click.echo(
+                f"Minutes, filed by {meeting.minutes_by} at {local_text(meeting.minutes_at)}:"
+            )
             click.echo(meeting.minutes)
         else:
             click.echo("Minutes: not filed")
         click.echo(f"Photos: {len(t.photos)}")
         for p in t.photos:
+            when = local_text(p.uploaded_at)
             click.echo(f"  #{p.id}\t{p.width}x{p.height}\t{p.size_bytes} bytes\t"
-                       f"{p.uploaded_by}, {_local(p.uploaded_at)}\t{p.caption or ''}")  # fmt: skip
+                       f"{p.uploaded_by}, {when}\t{p.caption or ''}")  # fmt: skip
         click.echo(f"Attendance: {len(t.attendance)} members")
         for line in t.attendance:
             status = line.status or "not recorded"
@@ -82,7 +72,7 @@ def trace_minutes(meeting_id: int, file) -> None:  # type: ignore[no-untyped-def
     _require_current_schema(app)
     try:
         with app.app_context(), db.transaction(app) as s:
-            file_minutes(s, Actor.system(), _meeting(s, meeting_id), text)
+            file_minutes(s, Actor.system(), meeting_or_fail(s, meeting_id), text)
     except TraceError as exc:
         raise _refusal(exc.errors) from None
     click.echo(f"Minutes of meeting {meeting_id} filed ({len(text.strip())} characters).")
@@ -106,7 +96,7 @@ def trace_add_photo(meeting_id: int, file: Path, caption: str) -> None:
         with open(file, "rb") as f:
             data = read_capped(f, app.config["PHOTO_MAX_BYTES"])
         with app.app_context(), db.transaction(app) as s:
-            photo = add_photo(s, Actor.system(), _meeting(s, meeting_id), data, caption,
+            photo = add_photo(s, Actor.system(), meeting_or_fail(s, meeting_id), data, caption,
                               Path(app.config["UPLOADS_DIR"]),
                               app.config["PHOTOS_PER_MEETING"])  # fmt: skip
             photo_id, width, height = photo.id, photo.width, photo.height
@@ -130,8 +120,8 @@ def trace_overdue(unit_code: str | None) -> None:
         meetings = overdue_traces(s, _scope(s, unit_code), utcnow())
         click.echo(f"{len(meetings)} meetings without minutes a week after closing")
         for m in meetings:
-            click.echo(f"{m.id}\t{m.unit.code}\t{_local(m.starts_at)}\t{m.title}\t"
-                       f"closed {_local(m.closed_at)}")  # fmt: skip
+            click.echo(f"{m.id}\t{m.unit.code}\t{local_text(m.starts_at)}\t{m.title}\t"
+                       f"closed {local_text(m.closed_at)}")  # fmt: skip
 
 
 COMMANDS.append(trace)
