@@ -40,9 +40,29 @@ def _lines(app, member_id: int, **where) -> list[SimpleNamespace]:
         ]
 
 
+def _rules(s) -> list[tuple]:
+    """Every rule as it stands in the session: kind, points, who set it and when."""
+    rows = s.execute(
+        select(
+            PointsRule.meeting_kind, PointsRule.points, PointsRule.updated_by, PointsRule.updated_at
+        ).order_by(PointsRule.meeting_kind)
+    )
+    return [tuple(r) for r in rows]
+
+
+def _rules_now(app) -> list[tuple]:
+    with app.app_context():
+        return _rules(db.session())
+
+
 def _count(app, model) -> int:
     with app.app_context():
         return db.session().scalar(select(func.count()).select_from(model))
+
+
+def _count_rule_events(app) -> int:
+    with app.app_context():
+        return db.session().scalar(select(func.count()).where(AuditEvent.action == "points.rule"))
 
 
 # Rules
@@ -51,6 +71,8 @@ def _count(app, model) -> int:
 def test_a_rule_with_absurd_points_is_refused_naming_points(app):
     with app.app_context():
         s = db.session()
+        rules = _rules(s)  # the demo's rules, group among them
+        assert "group" in [kind for kind, *_ in rules]
         for absurd in ("101", "-1", "5x", ""):
             try:
                 set_rule(s, ACTOR, "group", absurd)
@@ -58,21 +80,25 @@ def test_a_rule_with_absurd_points_is_refused_naming_points(app):
                 assert set(exc.errors) == {"points"}
             else:
                 raise AssertionError(f"{absurd!r} was accepted")
-        assert s.scalar(select(func.count()).select_from(PointsRule)) == 0
+        assert _rules(s) == rules
 
 
 def test_rules_page_sets_a_kind_and_refuses_absurd_points_with_the_field_marked(client, auth, app):
+    rules = _rules_now(app)  # the demo's rules, group at other than 3
+    assert ("group", 3) not in [(kind, points) for kind, points, *_ in rules]
+    events = _count_rule_events(app)
     auth.login()
     page = client.post("/points/rules", data={"group": "3", "lecture": "500"}, headers=EN)
     assert page.status_code == 422
     html = page.get_data(as_text=True)
     assert 'id="rule-lecture-error"' in html and "between" in html
-    assert _count(app, PointsRule) == 0  # nothing half-written
+    assert _rules_now(app) == rules  # nothing half-written
+    assert _count_rule_events(app) == events
     assert client.post("/points/rules", data={"group": "3"}).status_code == 303
     with app.app_context():
         s = db.session()
         assert s.scalar(select(PointsRule.points).where(PointsRule.meeting_kind == "group")) == 3
-        assert s.scalar(select(AuditEvent).where(AuditEvent.action == "points.rule")) is not None
+    assert _count_rule_events(app) == events + 1
 
 
 def test_rules_page_is_refused_to_secretaries(client, auth):
