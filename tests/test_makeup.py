@@ -24,7 +24,7 @@ from qrservice.models import (
     PointsEntry,
     User,
 )
-from qrservice.timeutil import LOCAL_OFFSET, local_today
+from qrservice.timeutil import from_local, local_today
 from tests.scanhelpers import member_in_branch, new_meeting
 from tests.test_leave import last_event_id, unlock
 
@@ -37,7 +37,7 @@ STUDIED = (
 def closed_meeting(app, local_day: date, branch: str = "B01") -> int:
     """A meeting of the branch at 10:00 on ``local_day`` (the organisation's day), closed: every
     member expected is absent."""
-    starts = datetime.combine(local_day, time(10)) - LOCAL_OFFSET
+    starts = from_local(datetime.combine(local_day, time(10)))
     meeting_id = new_meeting(
         app, branch, opened=False, starts_at=starts, ends_at=starts + timedelta(hours=2)
     )
@@ -289,7 +289,7 @@ def test_leave_and_make_up_from_the_command_line(app, runner):
     number = member_in_branch(app, "B01")
     other = member_in_branch(app, "B01", skip=1)
     missed = closed_meeting(app, local_today() - timedelta(days=2))
-    at = datetime.combine(local_today() + timedelta(days=3), time(10)) - LOCAL_OFFSET
+    at = from_local(datetime.combine(local_today() + timedelta(days=3), time(10)))
     coming = new_meeting(app, "B01", opened=False, starts_at=at, ends_at=at + timedelta(hours=1))
     with app.app_context():
         s = db.session()
