@@ -106,8 +106,9 @@ def _asks(app: Flask) -> dict[str, int]:
             "leave_to_approve": request_leave(s, one, s.get(Meeting, coming), "出差").id,
             "leave_to_refuse": request_leave(s, two, s.get(Meeting, coming), "出差").id,
             "missed_meeting_id": missed,
-            "makeup_to_accept": submit_makeup(s, one, s.get(Meeting, missed), text,
-                                              photo_path=notes.path).id,  # fmt: skip
+            "makeup_to_accept": submit_makeup(
+                s, one, s.get(Meeting, missed), text, photo_path=notes.path
+            ).id,  # fmt: skip
             "makeup_to_return": submit_makeup(s, two, s.get(Meeting, missed), text).id,
         }
         s.commit()
