@@ -396,6 +396,7 @@ def test_dues_statuses_takes_the_same_statements_for_2_and_20_members(s):
 def test_dues_statuses_takes_a_whole_organisation_in_one_statement(s):
     # Bound once: SQLite takes at most 32,766 values in one statement.
     ids = list(range(1, 12_001))
+    s.expunge_all()  # as in a new request: the organisation is read again
     got, seen = statements(s, lambda: dues_statuses(s, ids, TODAY))
     assert len(seen) == 2
     assert len(got) == s.scalar(select(func.count()).select_from(Member))

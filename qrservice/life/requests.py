@@ -34,6 +34,7 @@ from qrservice.models import (
     Organisation,
     Unit,
 )
+from qrservice.org.organisation import current_organisation
 from qrservice.timeutil import local_time, local_today, utcnow
 
 #: The longest reason or comment kept (LeaveRequest.reason, .comment, MakeupStudy.comment).
@@ -56,7 +57,7 @@ def member_actor(member: Member) -> Actor:
 
 
 def _organisation(s: Session) -> Organisation:
-    org = s.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    org = current_organisation(s)
     return (
         org
         if org is not None

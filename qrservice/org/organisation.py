@@ -48,8 +48,17 @@ class OrganisationExists(OrganisationError):
 
 
 def current_organisation(s: Session) -> Organisation | None:
-    """The organisation, or None on a fresh installation (the first-run page then shows)."""
-    return s.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    """The organisation, or None on a fresh installation (the first-run page then shows).
+
+    Read once per session (a request): the card page asks for it from three places (dues,
+    make-up, birthdays). The row is the session's own object, so a change made through this
+    session is seen; one made elsewhere is seen by the next request."""
+    org = s.info.get("organisation")
+    if org is None or org not in s:
+        org = s.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+        if org is not None:
+            s.info["organisation"] = org
+    return org
 
 
 def organisation_name(s: Session) -> str:
