@@ -204,16 +204,7 @@ def approve_leave(s: Session, actor: Actor, leave: LeaveRequest, comment: str = 
     if errors:
         raise RequestError(errors)
     _excuse(s, actor, leave.meeting, leave.member)
-    _decide(leave, actor, "approved", comment)
-    s.flush()
-    record(
-        s,
-        actor,
-        "leave.approve",
-        "member",
-        leave.member_id,
-        after={"meeting": leave.meeting_id, "request": leave.id, "comment": comment},
-    )
+    _decide(s, actor, leave, "approved", comment, "leave.approve")
 
 
 def refuse_leave(s: Session, actor: Actor, leave: LeaveRequest, comment: str) -> None:
@@ -224,16 +215,7 @@ def refuse_leave(s: Session, actor: Actor, leave: LeaveRequest, comment: str) ->
         errors["request"] = _("This request has already been decided.")
     if errors:
         raise RequestError(errors)
-    _decide(leave, actor, "refused", comment)
-    s.flush()
-    record(
-        s,
-        actor,
-        "leave.refuse",
-        "member",
-        leave.member_id,
-        after={"meeting": leave.meeting_id, "request": leave.id, "comment": comment},
-    )
+    _decide(s, actor, leave, "refused", comment, "leave.refuse")
 
 
 def record_leave(
@@ -261,7 +243,7 @@ def record_leave(
         leave.reason = reason
         leave.requested_at = now
         leave.requested_by = actor.label
-    _decide(leave, actor, "approved", reason if was_pending else None)
+    _mark_decided(leave, actor, "approved", reason if was_pending else None)
     s.flush()
     record(
         s,
@@ -274,11 +256,25 @@ def record_leave(
     return leave
 
 
-def _decide(item: LeaveRequest | MakeupStudy, actor: Actor, status: str, comment: str | None):
+def _mark_decided(
+    item: LeaveRequest | MakeupStudy, actor: Actor, status: str, comment: str | None
+) -> None:
     item.status = status
     item.decided_at = utcnow()
     item.decided_by = actor.label
     item.comment = comment or None
+
+
+def _decide(
+    s: Session, actor: Actor, item: LeaveRequest | MakeupStudy, status: str, comment: str,
+    action: str,
+) -> None:  # fmt: skip
+    """Record an officer's decision on a request, and its line in the trail."""
+    _mark_decided(item, actor, status, comment)
+    s.flush()
+    key = "request" if isinstance(item, LeaveRequest) else "makeup"
+    record(s, actor, action, "member", item.member_id,
+           after={"meeting": item.meeting_id, key: item.id, "comment": comment})  # fmt: skip
 
 
 # Make-up study.
@@ -389,17 +385,8 @@ def accept_makeup(s: Session, actor: Actor, study: MakeupStudy, comment: str = "
         )
     else:
         row.status = "made_up"
-    _decide(study, actor, "accepted", comment)
-    s.flush()
+    _decide(s, actor, study, "accepted", comment, "makeup.accept")
     settle_attendance_points(s, meeting, [member.id], actor.label, locked=True)
-    record(
-        s,
-        actor,
-        "makeup.accept",
-        "member",
-        member.id,
-        after={"meeting": meeting.id, "makeup": study.id, "comment": comment},
-    )
 
 
 def return_makeup(s: Session, actor: Actor, study: MakeupStudy, comment: str) -> None:
@@ -410,16 +397,7 @@ def return_makeup(s: Session, actor: Actor, study: MakeupStudy, comment: str) ->
         errors["makeup"] = _("This make-up has already been decided.")
     if errors:
         raise RequestError(errors)
-    _decide(study, actor, "returned", comment)
-    s.flush()
-    record(
-        s,
-        actor,
-        "makeup.return",
-        "member",
-        study.member_id,
-        after={"meeting": study.meeting_id, "makeup": study.id, "comment": comment},
-    )
+    _decide(s, actor, study, "returned", comment, "makeup.return")
 
 
 # Lists.

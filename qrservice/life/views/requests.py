@@ -90,52 +90,45 @@ def _back() -> str:
     return target if target.startswith("/") and not target.startswith("//") else url_for(".index")
 
 
+def _decided(decide: Any, item: Any, done: str) -> Any:
+    """An officer's decision from a list: made with the form's comment, or refused with the
+    reasons shown where the officer came from."""
+    try:
+        decide(db.session(), Actor.of(current_user), item, request.form.get("comment", ""))
+    except RequestError as exc:
+        return _refused(exc.errors, _back())
+    flash(done, "notice")
+    return redirect(_back(), 303)
+
+
 @bp.route("/requests/leave/<int:leave_id>/approve", methods=["POST"])
 @officer_required
 def approve(leave_id: int) -> Any:
     leave = _leave_or_404(leave_id)
-    try:
-        approve_leave(db.session(), Actor.of(current_user), leave, request.form.get("comment", ""))
-    except RequestError as exc:
-        return _refused(exc.errors, _back())
-    flash(_("Leave of %(name)s approved.", name=leave.member.name), "notice")
-    return redirect(_back(), 303)
+    return _decided(approve_leave, leave, _("Leave of %(name)s approved.", name=leave.member.name))
 
 
 @bp.route("/requests/leave/<int:leave_id>/refuse", methods=["POST"])
 @officer_required
 def refuse(leave_id: int) -> Any:
     leave = _leave_or_404(leave_id)
-    try:
-        refuse_leave(db.session(), Actor.of(current_user), leave, request.form.get("comment", ""))
-    except RequestError as exc:
-        return _refused(exc.errors, _back())
-    flash(_("Leave of %(name)s refused.", name=leave.member.name), "notice")
-    return redirect(_back(), 303)
+    return _decided(refuse_leave, leave, _("Leave of %(name)s refused.", name=leave.member.name))
 
 
 @bp.route("/requests/makeup/<int:study_id>/accept", methods=["POST"])
 @officer_required
 def accept(study_id: int) -> Any:
     study = _study_or_404(study_id)
-    try:
-        accept_makeup(db.session(), Actor.of(current_user), study, request.form.get("comment", ""))
-    except RequestError as exc:
-        return _refused(exc.errors, _back())
-    flash(_("Make-up of %(name)s accepted.", name=study.member.name), "notice")
-    return redirect(_back(), 303)
+    done = _("Make-up of %(name)s accepted.", name=study.member.name)
+    return _decided(accept_makeup, study, done)
 
 
 @bp.route("/requests/makeup/<int:study_id>/return", methods=["POST"])
 @officer_required
 def return_(study_id: int) -> Any:
     study = _study_or_404(study_id)
-    try:
-        return_makeup(db.session(), Actor.of(current_user), study, request.form.get("comment", ""))
-    except RequestError as exc:
-        return _refused(exc.errors, _back())
-    flash(_("Make-up of %(name)s returned.", name=study.member.name), "notice")
-    return redirect(_back(), 303)
+    done = _("Make-up of %(name)s returned.", name=study.member.name)
+    return _decided(return_makeup, study, done)
 
 
 def _uploads() -> Path:
