@@ -613,18 +613,27 @@ def end_exemption(
     return exemption
 
 
-def void_exemption(s: Session, actor: Actor, exemption: DuesExemption, reason: str) -> None:
-    """Void a mistaken exemption: its months are owed as if it never was."""
+def _void(
+    s: Session, actor: Actor, row: DuesExemption | DuesPayment, reason: str, already: str
+) -> str:
+    """Mark an exemption or a payment void, with who and why (never deleted); the reason as
+    kept. DuesError naming "reason" if it is missing or the row is void already."""
     errors: dict[str, str] = {}
-    if exemption.voided_at is not None:
-        errors["reason"] = _("this exemption is already voided")
+    if row.voided_at is not None:
+        errors["reason"] = already
     text = _reason_errors("reason", reason, errors)
     if errors:
         raise DuesError(errors)
-    exemption.voided_at = utcnow()
-    exemption.voided_by = actor.label
-    exemption.void_reason = text
+    row.voided_at = utcnow()
+    row.voided_by = actor.label
+    row.void_reason = text
     s.flush()
+    return text
+
+
+def void_exemption(s: Session, actor: Actor, exemption: DuesExemption, reason: str) -> None:
+    """Void a mistaken exemption: its months are owed as if it never was."""
+    text = _void(s, actor, exemption, reason, _("this exemption is already voided"))
     record(s, actor, "dues.exempt_void", "member", exemption.member_id,
            after={"first_month": exemption.first_month, "last_month": exemption.last_month,
                   "reason": text})  # fmt: skip
@@ -815,16 +824,7 @@ def record_payment(
 
 def void_payment(s: Session, actor: Actor, payment: DuesPayment, reason: str) -> None:
     """Void a mistaken payment: it counts for nothing, stays listed, keeps its receipt."""
-    errors: dict[str, str] = {}
-    if payment.voided_at is not None:
-        errors["reason"] = _("this payment is already voided")
-    text = _reason_errors("reason", reason, errors)
-    if errors:
-        raise DuesError(errors)
-    payment.voided_at = utcnow()
-    payment.voided_by = actor.label
-    payment.void_reason = text
-    s.flush()
+    text = _void(s, actor, payment, reason, _("this payment is already voided"))
     record(s, actor, "dues.void", "member", payment.member_id,
            after={"receipt": payment.receipt_no, "first_month": payment.first_month,
                   "months": payment.months, "amount_fen": payment.amount_fen,
