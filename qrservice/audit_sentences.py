@@ -752,6 +752,9 @@ def _sentences() -> dict[str, Sentence]:
         "trace.photo_delete": simple(
             _("%(actor)s deleted a photo from the trace of “%(subject)s”")
         ),
+        # Boards: 三会一课 rules, targets, plan–do–check–act notes.
+        # Exports.
+        # Reports.
         # Dues.
         "dues.rate": _dues_rate,
         "dues.void": _dues_void,

@@ -512,6 +512,7 @@ def _reachable_host(host: str) -> str:
 
 
 def _add_area_commands() -> None:
+    from qrservice.boards import board_commands, export_commands, report_commands, target_commands
     from qrservice.life import (
         attendance_commands,
         dues_commands,
@@ -524,7 +525,8 @@ def _add_area_commands() -> None:
 
     for module in (unit_commands, officer_commands, meeting_commands, attendance_commands,
                    dues_commands, request_commands, points_commands, transfer_commands,
-                   trace_commands):  # fmt: skip
+                   trace_commands, board_commands, target_commands, export_commands,
+                   report_commands):  # fmt: skip
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -7,6 +7,7 @@ compares the two.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -452,6 +454,8 @@ class Attendance(Base):
         CheckConstraint(_in("status", ATTENDANCE_STATUSES), name="status"),
         CheckConstraint(_in("via", CHECKIN_VIAS), name="via"),
         UniqueConstraint("meeting_id", "member_id", name="uq_attendance_meeting_member"),
+        # Boards count a period's meetings by status from this index alone (no table reads).
+        Index("ix_attendance_meeting_status_member", "meeting_id", "status", "member_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -802,3 +806,105 @@ class Transfer(Base):
     member: Mapped[Member] = relationship()
     from_unit: Mapped[Unit] = relationship(foreign_keys=[from_unit_id])
     to_unit: Mapped[Unit] = relationship(foreign_keys=[to_unit_id])
+
+
+# Boards: 三会一课 rules, targets and their plan–do–check–act notes; dues months settled.
+
+COMPLIANCE_FREQUENCIES = ("month", "quarter", "year")
+COMPLIANCE_UNITS = ("branch", "group")
+
+
+class ComplianceRule(Base):
+    """What 三会一课 requires (data an organiser changes): at least ``minimum`` meetings of a
+    kind per ``frequency`` in each branch (or in each group of a branch). Cancelled meetings
+    are not held."""
+
+    __tablename__ = "compliance_rule"
+    __table_args__ = (
+        CheckConstraint(_in("meeting_kind", MEETING_KINDS), name="meeting_kind"),
+        CheckConstraint(_in("frequency", COMPLIANCE_FREQUENCIES), name="frequency"),
+        CheckConstraint(_in("per_unit", COMPLIANCE_UNITS), name="per_unit"),
+        CheckConstraint("minimum >= 1 AND minimum <= 31", name="minimum_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_kind: Mapped[str] = mapped_column(String(24), nullable=False, unique=True)
+    #: month, quarter or year: each such period needs ``minimum`` meetings.
+    frequency: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: branch: each branch holds them; group: each group of a branch does.
+    per_unit: Mapped[str] = mapped_column(String(16), nullable=False)
+    minimum: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+#: What a branch's board measures and a target can be set for.
+BOARD_MEASURES = ("compliance", "attendance", "dues", "points", "warnings")
+
+
+class BoardTarget(Base):
+    """A branch's targets for one measure: must-reach (必达) and stretch (挑战). For
+    ``warnings`` (members warned) lower is better; for the others higher is."""
+
+    __tablename__ = "board_target"
+    __table_args__ = (
+        CheckConstraint(_in("measure", BOARD_MEASURES), name="measure"),
+        CheckConstraint("must_reach IS NOT NULL OR stretch IS NOT NULL", name="some_target"),
+        UniqueConstraint("unit_id", "measure", name="uq_board_target_unit_measure"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    measure: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: In the measure's own unit: percent, average points (one decimal) or members.
+    must_reach: Mapped[Decimal | None] = mapped_column(Numeric(8, 1), nullable=True)
+    stretch: Mapped[Decimal | None] = mapped_column(Numeric(8, 1), nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class TargetNote(Base):
+    """The secretary's plan–do–check–act note on a measure for a period (a missed target)."""
+
+    __tablename__ = "target_note"
+    __table_args__ = (
+        CheckConstraint(_in("measure", BOARD_MEASURES), name="measure"),
+        UniqueConstraint("unit_id", "measure", "period", name="uq_target_note_unit_measure_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    measure: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: The period's key: 2026-08, 2026-Q3 or 2026.
+    period: Mapped[str] = mapped_column(String(8), nullable=False)
+    #: Plan (what will be done), do (what was done), check (what it gave), act (what is kept
+    #: or changed next period).
+    plan_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    do_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    check_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    act_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    written_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    written_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class DuesSettled(Base):
+    """A run of a member's months that are fully paid or exempt (last_month None: open-ended
+    exemption), kept by the dues operations so that boards count arrears in the database.
+    Derived from payments, rates, exemptions and the dues start; rebuilt whenever they change."""
+
+    __tablename__ = "dues_settled"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    first_month: Mapped[date] = mapped_column(Date, nullable=False)
+    last_month: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -29,6 +29,7 @@ class RowIdConverter(IntegerConverter):
 
 
 def init_app(app: Flask) -> None:
+    from qrservice.boards.views import boards, exports, reports, targets
     from qrservice.life.views import attendance, attention, dues, meetings, points, requests, trace
     from qrservice.org.organisation import cached_organisation_name
     from qrservice.org.views import (
@@ -49,8 +50,8 @@ def init_app(app: Flask) -> None:
     # number past what the database holds is a 404, never a driver's OverflowError.
     app.url_map.converters["int"] = RowIdConverter
     for module in (auth, setup, units, members, users, members_io, cards, meetings, attendance,
-                   dues, attention, requests, points, transfers, trace, devices, scan_views,
-                   scan_api):  # fmt: skip
+                   dues, attention, requests, points, transfers, trace, boards, targets, exports,
+                   reports, devices, scan_views, scan_api):  # fmt: skip
         app.register_blueprint(module.bp)
 
     @app.template_filter("local")
