@@ -63,8 +63,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "number": ParagraphStyle("number", base, fontSize=8, leading=10, alignment=TA_RIGHT),
         "org": ParagraphStyle("org", base, fontSize=10, leading=13, textColor=charts.MUTED),
         "title": ParagraphStyle("title", base, fontSize=16, leading=21, spaceAfter=2),
-        "section": ParagraphStyle("section", base, fontSize=12, leading=16, spaceBefore=9,
-                                  spaceAfter=4),  # fmt: skip
+        "section": ParagraphStyle(
+            "section", base, fontSize=12, leading=16, spaceBefore=9, spaceAfter=4
+        ),  # fmt: skip
     }
 
 
