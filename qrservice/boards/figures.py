@@ -33,6 +33,15 @@ class Rate:
     def expected(self) -> int:
         return self.attended + self.absent
 
+    def __add__(self, other: Any) -> Rate:
+        """Counts added up (``other``: a Rate or a row with the same four counts)."""
+        return Rate(
+            self.attended + other.attended,
+            self.absent + other.absent,
+            self.excused + other.excused,
+            self.meetings + other.meetings,
+        )
+
     @property
     def percent(self) -> int | None:
         return percent(self.attended, self.expected)
@@ -194,6 +203,7 @@ class ActivityRecord:
     unit_id: int
     code: str
     name: str
+    kind: str
     meetings: int = 0
     traces: int = 0
     updates: int = 0

@@ -1,0 +1,292 @@
+"""A period's measures for any number of branches, counted by the database.
+
+Each measure is one grouped statement over the subtree that holds the branches, whatever the
+number of branches or members: members, dues and warnings per home unit; attendance per
+meeting unit and kind; payments and points per home unit. Python only folds groups into their
+branch. What counts:
+
+- attendance: closed meetings starting in the period (an open meeting's record is not final;
+  cancelled ones count for nothing): present, late and made up over those plus absent; leave
+  is neither;
+- dues: members owing for a month of the period (up to this month); settled when every such
+  month is paid or exempt; in arrears when a past owed month is not fully paid; collected is
+  what live payments brought in the period, by the day paid;
+- points: every ledger line of the period, over the branch's active members;
+- warnings: as the member's page says them (qrservice.life.standing): yellow at three months
+  without organisational life or dues, red at six, today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from qrservice.boards.figures import BranchMeasures, DuesFigures, PointsFigures, Rate
+from qrservice.boards.periods import Period
+from qrservice.life.dues import org_dues_start
+from qrservice.life.dues_settled import (
+    arrears_months,
+    dues_start_index,
+    owes_between,
+    settled_through,
+)
+from qrservice.life.meetings import ATTENDED
+from qrservice.life.standing import RED_MONTHS, YELLOW_MONTHS
+from qrservice.models import Attendance, DuesPayment, Meeting, Member, PointsEntry, Unit
+from qrservice.timeutil import add_months, month_start, same_day_months_later
+
+#: Organisational life that restarts the warning clock: attending, or approved leave.
+LIFE = (*ATTENDED, "excused")
+
+
+def subtree(unit: Unit) -> Any:
+    return Unit.path.startswith(unit.path, autoescape=True)
+
+
+def branch_of_units(s: Session, within: Unit, branches: Iterable[Unit]) -> dict[int, int]:
+    """unit id → the branch (of ``branches``) it belongs to: the branch itself and its groups."""
+    wanted = {b.id for b in branches}
+    rows = s.execute(select(Unit.id, Unit.parent_id).where(subtree(within))).all()
+    out = {}
+    for unit_id, parent_id in rows:
+        if unit_id in wanted:
+            out[unit_id] = unit_id
+        elif parent_id in wanted:
+            out[unit_id] = parent_id
+    return out
+
+
+def warning_cut(today: date, months: int) -> date:
+    """The last day a warning clock may have started for ``months`` whole months to have run
+    by ``today`` (qrservice.life.standing counts 10 March to 10 June as three)."""
+    return same_day_months_later(today, -months)
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _life_since(cut: date, correlated: bool) -> Any:
+    """Members with organisational life in a meeting starting after the day ``cut`` (as the
+    member's page reads the stored start). ``correlated``: an EXISTS per member (a branch); else
+    membership of the set of such members (the whole organisation's overview)."""
+    after = datetime.combine(cut + timedelta(days=1), datetime.min.time())
+    life = (
+        select(Attendance.member_id)
+        .join(Meeting, Meeting.id == Attendance.meeting_id)
+        .where(
+            Meeting.starts_at >= after,
+            Meeting.status != "cancelled",
+            Attendance.status.in_(LIFE),
+        )
+    )
+    if correlated:
+        return life.where(Attendance.member_id == Member.id).exists()
+    return Member.id.in_(life.distinct())
+
+
+def _warned_for(months: int, today: date, org_start: date | None, correlated: bool) -> Any:
+    """SQL: the member's meetings gap or dues arrears is at least ``months`` today."""
+    cut = warning_cut(today, months)
+    watch_started = Member.joined_on <= cut
+    if org_start is not None:
+        watch_started = and_(watch_started, dues_start_index(org_start) <= _month_index(cut))
+    no_life = and_(watch_started, ~_life_since(cut, correlated))
+    if org_start is None:
+        return no_life
+    return or_(no_life, arrears_months(org_start, month_start(today)) >= months)
+
+
+def _member_counts(
+    s: Session, within: Unit, period: Period, today: date, *, warnings: bool
+) -> list[Any]:
+    """Per home unit: active members, dues owing/settled/in arrears and (for ``warnings``)
+    members warned red and yellow today."""
+    org_start = org_dues_start(s)
+    this_month = month_start(today)
+    last = min(add_months(period.end, -1), this_month)
+    columns: list[Any] = [Member.unit_id, func.count().label("members")]
+    if org_start is not None and period.start <= last:
+        owes = owes_between(org_start, period.start, last)
+        columns += [
+            func.count().filter(owes).label("owing"),
+            func.count()
+            .filter(owes, settled_through(org_start, period.start, last))
+            .label("settled"),
+        ]
+    if org_start is not None:
+        before = min(period.end, this_month)
+        columns.append(func.count().filter(arrears_months(org_start, before) > 0).label("arrears"))
+    if warnings:
+        correlated = False
+        red = _warned_for(RED_MONTHS, today, org_start, correlated)
+        yellow = _warned_for(YELLOW_MONTHS, today, org_start, correlated)
+        columns += [
+            func.count().filter(red).label("red"),
+            func.count().filter(yellow, ~red).label("yellow"),
+        ]
+    query: Select = (
+        select(*columns)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(Member.active.is_(True), subtree(within))
+        .group_by(Member.unit_id)
+    )
+    return list(s.execute(query))
+
+
+def _attendance_rows(s: Session, within: Unit, start: datetime, end: datetime) -> list[Any]:
+    """Per meeting unit and kind: closed meetings starting in [start, end) and their counts."""
+    status = Attendance.status
+    query = (
+        select(
+            Meeting.unit_id,
+            Meeting.kind,
+            func.count(func.distinct(Meeting.id)).label("meetings"),
+            func.count().filter(status.in_(ATTENDED)).label("attended"),
+            func.count().filter(status == "absent").label("absent"),
+            func.count().filter(status == "excused").label("excused"),
+        )
+        .join(Attendance, Attendance.meeting_id == Meeting.id)
+        .where(
+            Meeting.status == "closed",
+            Meeting.starts_at >= start,
+            Meeting.starts_at < end,
+            Meeting.unit_id.in_(select(Unit.id).where(subtree(within))),
+        )
+        .group_by(Meeting.unit_id, Meeting.kind)
+    )
+    return list(s.execute(query))
+
+
+def _collected(s: Session, within: Unit, period: Period) -> list[Any]:
+    query = (
+        select(Member.unit_id, func.coalesce(func.sum(DuesPayment.amount_fen), 0))
+        .join(Member, Member.id == DuesPayment.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(
+            DuesPayment.voided_at.is_(None),
+            DuesPayment.paid_on >= period.start,
+            DuesPayment.paid_on < period.end,
+            Member.active.is_(True),
+            subtree(within),
+        )
+        .group_by(Member.unit_id)
+    )
+    return list(s.execute(query))
+
+
+def _points(s: Session, within: Unit, period: Period) -> list[Any]:
+    query = (
+        select(Member.unit_id, func.coalesce(func.sum(PointsEntry.points), 0))
+        .join(Member, Member.id == PointsEntry.member_id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(
+            PointsEntry.at >= period.starts_at,
+            PointsEntry.at < period.ends_at,
+            Member.active.is_(True),
+            subtree(within),
+        )
+        .group_by(Member.unit_id)
+    )
+    return list(s.execute(query))
+
+
+def branch_measures(
+    s: Session,
+    branches: Sequence[Unit],
+    period: Period,
+    today: date,
+    within: Unit | None = None,
+    *,
+    warnings: bool = True,
+    targets: bool = True,
+) -> dict[int, BranchMeasures]:
+    """branch id → its measures for ``period`` (warnings as of ``today``), in a fixed number
+    of statements. ``within``: a unit whose subtree holds all the branches (default: the one
+    branch given). ``warnings=False`` leaves warnings to the caller (the board counts them
+    from the members' standings it lists anyway), ``targets=False`` the targets (checked
+    once the caller's figures are final)."""
+    from qrservice.boards.compliance import compliance_of
+    from qrservice.boards.targets import target_checks
+
+    if not branches:
+        return {}
+    if within is None:
+        if len(branches) != 1:
+            raise ValueError("branch_measures needs `within` for several branches")
+        within = branches[0]
+    rows = {b.id: BranchMeasures(b.id, b.code, b.name) for b in branches}
+    branch_of = branch_of_units(s, within, branches)
+
+    owing: dict[int, list[int]] = {b: [0, 0, 0] for b in rows}
+    for r in _member_counts(s, within, period, today, warnings=warnings):
+        branch = branch_of.get(r.unit_id)
+        if branch is None:
+            continue
+        m = rows[branch]
+        m.members += r.members
+        values = r._mapping
+        d = owing[branch]
+        d[0] += values.get("owing", 0)
+        d[1] += values.get("settled", 0)
+        d[2] += values.get("arrears", 0)
+        m.red += values.get("red", 0)
+        m.yellow += values.get("yellow", 0)
+
+    collected = dict.fromkeys(rows, 0)
+    for unit_id, fen in _collected(s, within, period):
+        if (branch := branch_of.get(unit_id)) is not None:
+            collected[branch] += int(fen)
+    for branch, (owes, settled, arrears) in owing.items():
+        rows[branch].dues = DuesFigures(owes, settled, collected[branch], arrears)
+
+    attendance = {b: Rate() for b in rows}
+    for r in _attendance_rows(s, within, period.starts_at, period.ends_at):
+        if (branch := branch_of.get(r.unit_id)) is not None:
+            attendance[branch] = attendance[branch] + r
+    for branch, rate in attendance.items():
+        rows[branch].attendance = rate
+
+    points = dict.fromkeys(rows, 0)
+    for unit_id, total in _points(s, within, period):
+        if (branch := branch_of.get(unit_id)) is not None:
+            points[branch] += int(total)
+    for branch, total in points.items():
+        rows[branch].points = PointsFigures(total=total, members=rows[branch].members)
+
+    for branch, compliance in compliance_of(s, branches, period, today).items():
+        rows[branch].compliance = compliance
+    if targets:
+        target_checks(s, rows, period)
+    return rows
+
+
+def attendance_by_kind_and_month(
+    s: Session, branch: Unit, start: datetime, end: datetime
+) -> list[Any]:
+    """The branch's closed meetings in [start, end), one row each with its start and counts
+    (for a board's kinds and 12-month trend)."""
+    status = Attendance.status
+    query = (
+        select(
+            Meeting.id,
+            Meeting.kind,
+            Meeting.starts_at,
+            func.count().filter(status.in_(ATTENDED)).label("attended"),
+            func.count().filter(status == "absent").label("absent"),
+            func.count().filter(status == "excused").label("excused"),
+        )
+        .join(Attendance, Attendance.meeting_id == Meeting.id)
+        .where(
+            Meeting.status == "closed",
+            Meeting.starts_at >= start,
+            Meeting.starts_at < end,
+            Meeting.unit_id.in_(select(Unit.id).where(subtree(branch))),
+        )
+        .group_by(Meeting.id, Meeting.kind, Meeting.starts_at)
+    )
+    return list(s.execute(query))
