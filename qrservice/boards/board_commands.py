@@ -74,8 +74,9 @@ def boards_show(code: str, period: str) -> None:
         for slot in m.compliance.missed:
             click.echo(f"  missing: {slot_label(slot)} (held {slot.held} of {slot.required})")
         d = m.dues
+        owed = (d.owed_fen or 0) / 100
         click.echo(f"  dues: {d.settled}/{d.owing} settled, collected {d.collected_fen / 100:.2f}"
-                   f", owed today {(d.owed_fen or 0) / 100:.2f}, in arrears {d.in_arrears}")  # fmt: skip
+                   f", owed today {owed:.2f}, in arrears {d.in_arrears}")  # fmt: skip
         click.echo(f"  warnings: red {m.red}, yellow {m.yellow}")
         for row in b.warned:
             click.echo(f"    {row.member.number}\t{row.member.name}\t{row.standing.warning}")
@@ -102,8 +103,8 @@ def boards_overview(code: str, period: str) -> None:
         click.echo("\t".join(["branch", "members", *BOARD_MEASURES, "missed", "arrears"]))
         for r in found.rows:
             values = [_value(m, r.value(m)) + _target(r.targets.get(m)) for m in BOARD_MEASURES]
-            click.echo("\t".join([r.code, str(r.members), *values,
-                                  str(len(r.compliance.missed)), str(r.dues.in_arrears)]))  # fmt: skip
+            counts = [str(len(r.compliance.missed)), str(r.dues.in_arrears)]
+            click.echo("\t".join([r.code, str(r.members), *values, *counts]))
 
 
 @boards.command("activity")
