@@ -136,6 +136,11 @@ ROUTES: dict[str, frozenset[str]] = {
     "points.correct": IN_SCOPE,
     "points.assessment": IN_SCOPE,
     "points.rules_page": ORGANISER_IN_SCOPE,
+    # 三会一课 rules: every officer reads them (the top committee's organisers change them);
+    # a branch's targets and notes for the officers over it (organisers set the targets).
+    "targets.rules_page": OFFICERS,
+    "targets.unit_targets": IN_SCOPE,
+    "targets.note": IN_SCOPE,
     # Dues: a member's page and a unit's list for the officers over them; an import of
     # payments into the importer's own scope.
     "dues.member": IN_SCOPE,

@@ -541,6 +541,75 @@ def _request_sentence(template: str) -> Sentence:
     return sentence
 
 
+# Boards: 三会一课 rules, targets, plan–do–check–act notes.
+def _rule_text(values: dict[str, Any]) -> str:
+    from qrservice.boards.compliance import frequency_names, per_unit_names
+
+    if not values:
+        return "—"
+    return _("at least %(minimum)s %(frequency)s %(per_unit)s",
+             minimum=values.get("minimum", "?"),
+             frequency=frequency_names().get(str(values.get("frequency")), "?"),
+             per_unit=per_unit_names().get(str(values.get("per_unit")), "?"))  # fmt: skip
+
+
+def _target_text(values: dict[str, Any]) -> str:
+    from qrservice.boards.targets import measure_unit
+
+    if not values:
+        return "—"
+    unit = measure_unit(str(values.get("measure")))
+    return _("must-reach %(must)s, stretch %(stretch)s",
+             must=f"{values['must_reach']}{unit}" if values.get("must_reach") else "—",
+             stretch=f"{values['stretch']}{unit}" if values.get("stretch") else "—")  # fmt: skip
+
+
+def _target_measure(b: dict[str, Any], a: dict[str, Any]) -> str:
+    from qrservice.boards.targets import measure_name
+
+    return measure_name(str(a.get("measure") or b.get("measure") or "?"))
+
+
+def _board_sentences() -> dict[str, Sentence]:
+    return {
+        "compliance_rule.set": lambda actor, subject, b, a, n: _(
+            "%(actor)s set the meeting rule for %(kind)s: %(rule)s (was: %(before)s)",
+            actor=actor,
+            kind=_meeting_value("kind", a.get("kind")),
+            rule=_rule_text(a),
+            before=_rule_text(b),
+        ),  # fmt: skip
+        "compliance_rule.remove": lambda actor, subject, b, a, n: _(
+            "%(actor)s removed the meeting rule for %(kind)s (was: %(before)s)",
+            actor=actor,
+            kind=_meeting_value("kind", b.get("kind")),
+            before=_rule_text(b),
+        ),  # fmt: skip
+        "target.set": lambda actor, subject, b, a, n: _(
+            "%(actor)s set the targets of %(unit)s for %(measure)s: %(after)s (was: %(before)s)",
+            actor=actor,
+            unit=subject,
+            measure=_target_measure(b, a),
+            after=_target_text(a),
+            before=_target_text(b),
+        ),  # fmt: skip
+        "target.remove": lambda actor, subject, b, a, n: _(
+            "%(actor)s removed the targets of %(unit)s for %(measure)s (were: %(before)s)",
+            actor=actor,
+            unit=subject,
+            measure=_target_measure(b, a),
+            before=_target_text(b),
+        ),  # fmt: skip
+        "target.note": lambda actor, subject, b, a, n: _(
+            "%(actor)s wrote the plan–do–check–act note of %(unit)s on %(measure)s for %(period)s",
+            actor=actor,
+            unit=subject,
+            measure=_target_measure(b, a),
+            period=a.get("period", "?"),
+        ),  # fmt: skip
+    }
+
+
 def _sentences() -> dict[str, Sentence]:
     def simple(message: str) -> Sentence:
         # ``message`` is already translated; it names %(actor)s and %(subject)s.
@@ -753,6 +822,7 @@ def _sentences() -> dict[str, Sentence]:
             _("%(actor)s deleted a photo from the trace of “%(subject)s”")
         ),
         # Boards: 三会一课 rules, targets, plan–do–check–act notes.
+        **_board_sentences(),
         # Exports.
         # Reports.
         # Dues.

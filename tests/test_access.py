@@ -77,6 +77,8 @@ class Records:
     transfer_id: int = 0
     #: A photo in the trace of the open meeting.
     photo_id: int = 0
+    #: Branch B01 itself (boards, targets).
+    branch_id: int = 0
 
 
 def _asks(app: Flask) -> dict[str, int]:
@@ -158,6 +160,7 @@ def _records(app: Flask) -> Records:
             points_entry_id=_points_entry_id(app, target.id),
             transfer_id=transfer.id,
             photo_id=_meeting_photo_id(app),
+            branch_id=b01.id,
         )
 
 
@@ -282,6 +285,9 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         ),  # fmt: skip
         "points.assessment": ("GET", f"/points/assessment?unit={r.group_id}", None),
         "points.rules_page": ("GET", "/points/rules", None),
+        "targets.rules_page": ("GET", "/boards/rules", None),
+        "targets.unit_targets": ("GET", f"/boards/{r.branch_id}/targets", None),
+        "targets.note": ("GET", f"/boards/{r.branch_id}/notes/attendance?period=2026-Q3", None),
         "dues.member": ("GET", f"/dues/members/{r.member_id}", None),
         "dues.unit_list": ("GET", f"/dues/units/{r.group_id}", None),
         "dues.unit_export": ("GET", f"/dues/units/{r.group_id}/export.csv", None),
