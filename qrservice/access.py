@@ -129,6 +129,9 @@ ROUTES: dict[str, frozenset[str]] = {
     # Who needs attention: each officer's own scope by default; a unit chosen must be in it.
     "attention.index": IN_SCOPE,
     "attention.export": IN_SCOPE,
+    # Exports: each officer's own page; a file of a unit (or a meeting) in the viewer's scope.
+    "exports.index": OFFICERS,
+    "exports.export": IN_SCOPE,
     # Points: a member's ledger and an officer's entries for the officers over them; a unit's
     # monthly assessment within the viewer's scope; the rules, the top committee's organisers'.
     "points.member": IN_SCOPE,

@@ -610,6 +610,20 @@ def _board_sentences() -> dict[str, Sentence]:
     }
 
 
+# Exports.
+def _export_table(actor: str, subject: str, b: dict[str, Any], a: dict[str, Any], n: Names) -> str:
+    from qrservice.boards.exports import kind_name
+
+    where = subject
+    if a.get("period"):
+        where = _("%(unit)s, %(period)s", unit=subject, period=a["period"])
+    if a.get("meeting_id"):
+        where = _("%(unit)s, meeting %(meeting)s", unit=subject, meeting=a["meeting_id"])
+    return _("%(actor)s exported the %(export)s of %(where)s (%(format)s, %(rows)s rows)",
+             actor=actor, export=kind_name(str(a.get("kind", ""))), where=where,
+             format=str(a.get("format", "")).upper(), rows=a.get("rows", "?"))  # fmt: skip
+
+
 def _sentences() -> dict[str, Sentence]:
     def simple(message: str) -> Sentence:
         # ``message`` is already translated; it names %(actor)s and %(subject)s.
@@ -824,6 +838,7 @@ def _sentences() -> dict[str, Sentence]:
         # Boards: 三会一课 rules, targets, plan–do–check–act notes.
         **_board_sentences(),
         # Exports.
+        "export.table": _export_table,
         # Reports.
         # Dues.
         "dues.rate": _dues_rate,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import openpyxl
@@ -36,6 +37,8 @@ def _csv_value(value: Any) -> str:
         return ""
     if isinstance(value, date | datetime):
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, int | float | Decimal):
+        return str(value)  # a number, not text: "-2" points is minus two, not a formula
     text = str(value)
     # A spreadsheet opening the file would run these as formulas (CSV injection).
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
@@ -44,7 +47,7 @@ def _csv_value(value: Any) -> str:
 def csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out)
-    writer.writerow(headers)
+    writer.writerow(_csv_value(h) for h in headers)  # a meeting's title may head a column
     writer.writerows([_csv_value(v) for v in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")
 

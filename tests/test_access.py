@@ -271,6 +271,8 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "devices.pairing_code": ("POST", f"/devices/{r.device_id}/pairing-code", {}),
         "attention.index": ("GET", f"/attention/?unit={r.group_id}", None),
         "attention.export": ("GET", f"/attention/export.csv?unit={r.group_id}", None),
+        "exports.index": ("GET", "/exports/", None),
+        "exports.export": ("GET", f"/exports/roster?unit={r.group_id}&format=csv", None),
         "points.member": ("GET", f"/points/members/{r.member_id}", None),
         "points.add": (
             "POST",
