@@ -1,0 +1,510 @@
+"""Benchmark: the branch board and the organiser's overview, 1,000 branches beside 10.
+
+    python bench/boards.py [--quick] [--branches 1000] [--small 10] [--statements]
+
+One command, every figure measured in this run (the machine is shared: only ratios and
+same-run comparisons mean much; the absolute targets are checked too, on this machine):
+
+data      two organisations of ``--per-branch`` (50) members a branch, ``--small`` (10) and
+          ``--branches`` (1,000) branches, with a year of organisational life each
+          (``bench/dataset.py``: built once, cached in ``bench/.cache/``; the build time is
+          printed).
+functions in process, each call in a fresh session as a request has: ``branch_board`` for the
+          branches B0001..B0010 in turn and ``overview`` of the committee, both for the last
+          whole quarter before the organisation was built, interleaved small, large, reference.
+pages     ``GET /boards/<id>?period=`` and ``GET /boards/?period=`` through Flask's test client,
+          logged in as the organiser (templates, charts, session and login included).
+reference ``GET /healthz`` through the same test client, and ``SELECT 1`` in a fresh session,
+          measured between the others: each figure is also given as a multiple of it.
+latency   ``qrservice serve`` (gunicorn) on the large organisation and ``bench/openloop.py``:
+          the board page at a fixed offered rate (``--rate``), each request timed from its
+          scheduled send.
+
+Reports median and p95 (wall-clock milliseconds) per figure, large/small ratios, multiples
+of the reference, PASS/FAIL against the issue's targets (board <= 100 ms, overview of 1,000
+branches <= 1 s, on SQLite) and the number of SQL statements per call (the same for both
+sizes, or the board is doing per-member queries). ``--statements`` also times every statement
+of one board and one overview of the large organisation and prints the slowest. Writes the
+figures to ``bench/boards-results.json`` (``--json``). Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import http.cookiejar
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dataset  # noqa: E402
+from openloop import OpenLoopResult, raw_request, run_open_loop  # noqa: E402
+
+TARGET_BOARD_MS = 100.0
+TARGET_OVERVIEW_MS = 1000.0
+USER_AGENT = "qrservice-bench/boards"
+ORGANISER_PASSWORD = "demo-organiser-2026"  # noqa: S105 - the demo's published password
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: Branches whose boards are measured in turn (both organisations have them).
+BOARD_BRANCHES = tuple(f"B{n:04d}" for n in range(1, 11))
+
+
+@dataclasses.dataclass
+class Timings:
+    """Wall-clock milliseconds of repeated calls, and the statements one call ran."""
+
+    label: str
+    ms: list[float] = dataclasses.field(default_factory=list)
+    statements: int | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ms) if self.ms else float("nan")
+
+    @property
+    def p95(self) -> float:
+        values = sorted(self.ms)
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, max(0, round(0.95 * len(values) + 0.5) - 1))]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "median_ms": round(self.median, 3),
+            "p95_ms": round(self.p95, 3),
+            "n": len(self.ms),
+            "statements": self.statements,
+        }
+
+
+# -- one organisation, in process -----------------------------------------------------------
+
+
+class StatementCounter:
+    """Counts (and optionally times) the statements an engine runs."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.count = 0
+        self.timing = False
+        self.times: list[tuple[float, str]] = []
+        self._started: list[float] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913
+        self.count += 1
+        self._started.append(time.perf_counter())
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913
+        started = self._started.pop()
+        if self.timing:
+            self.times.append(((time.perf_counter() - started) * 1000, statement))
+
+
+class Subject:
+    """One organisation: its app, the ids the calls need, a logged-in test client."""
+
+    def __init__(self, org: dataset.BoardsOrganisation, period_key: str) -> None:
+        from sqlalchemy import select
+
+        from qrservice import create_app, db
+        from qrservice.boards.periods import parse_period
+        from qrservice.models import Unit
+        from qrservice.timeutil import local_today
+
+        self.org = org
+        self.app = create_app(
+            {"DATABASE_URL": f"sqlite:///{dataset.db_path(org.data_dir)}"},
+            data_dir=org.data_dir,
+        )
+        self.db = db
+        self.counter = StatementCounter(db.engine_of(self.app))
+        self.today = local_today()
+        with self.app.app_context():
+            self.period = parse_period(period_key, self.today)
+        with self.session() as s:
+            self.committee_id = s.scalar(select(Unit.id).where(Unit.code == "C01"))
+            self.branch_ids = list(
+                s.scalars(select(Unit.id).where(Unit.code.in_(BOARD_BRANCHES)).order_by(Unit.code))
+            )
+        self.client = self.app.test_client()
+        self.log_in()
+        self.calls = 0
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A fresh session inside a request context (strings need one), rolled back after."""
+        with self.app.test_request_context(), self.db.new_session() as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
+
+    def log_in(self) -> None:
+        page = self.client.get("/login", headers={"User-Agent": USER_AGENT}).get_data(as_text=True)
+        token = CSRF_RE.search(page)
+        form = {"username": dataset.ORGANISER, "password": ORGANISER_PASSWORD}
+        if token:
+            form["csrf_token"] = token[1]
+        answer = self.client.post("/login", data=form, headers={"User-Agent": USER_AGENT})
+        if answer.status_code not in (302, 303):
+            raise SystemExit(f"the organiser's login answered {answer.status_code}")
+
+    def next_branch(self) -> int:
+        self.calls += 1
+        return self.branch_ids[self.calls % len(self.branch_ids)]
+
+    # The measured calls: each returns what it computed, so that a sample can be checked.
+
+    def board(self) -> Any:
+        from qrservice.boards.board import branch_board
+        from qrservice.models import Unit
+
+        with self.session() as s:
+            return branch_board(s, s.get(Unit, self.next_branch()), self.period, self.today)
+
+    def overview(self) -> Any:
+        from qrservice.boards.overview import overview
+        from qrservice.models import Unit
+
+        with self.session() as s:
+            return overview(s, s.get(Unit, self.committee_id), self.period, self.today)
+
+    def trivial_query(self) -> Any:
+        from sqlalchemy import text
+
+        with self.session() as s:
+            return s.execute(text("SELECT 1")).scalar()
+
+    def _get(self, path: str) -> bytes:
+        answer = self.client.get(path, headers={"User-Agent": USER_AGENT})
+        if answer.status_code != 200:
+            raise SystemExit(f"GET {path} answered {answer.status_code}")
+        return answer.data
+
+    def board_page(self) -> bytes:
+        return self._get(f"/boards/{self.next_branch()}?period={self.period.key}")
+
+    def overview_page(self) -> bytes:
+        return self._get(f"/boards/?unit={self.committee_id}&period={self.period.key}")
+
+    def healthz(self) -> bytes:
+        return self._get("/healthz")
+
+    def statements_of(self, call: Callable[[], Any]) -> int:
+        before = self.counter.count
+        call()
+        return self.counter.count - before
+
+    def slowest_statements(self, call: Callable[[], Any], n: int = 6) -> list[tuple[float, str]]:
+        self.counter.times = []
+        self.counter.timing = True
+        try:
+            call()
+        finally:
+            self.counter.timing = False
+        total: dict[str, float] = {}
+        for ms, statement in self.counter.times:
+            total[statement] = total.get(statement, 0.0) + ms
+        return sorted(((ms, st) for st, ms in total.items()), reverse=True)[:n]
+
+    def close(self) -> None:
+        self.db.engine_of(self.app).dispose()
+
+
+def timed(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+# -- the real server, for latency at a fixed rate ----------------------------------------------
+
+
+def server_login(base: str) -> str:
+    """The organiser's session cookie on a running server."""
+    import checkin
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(jar), checkin._NoRedirect()
+    )
+    opener.addheaders = [("User-Agent", USER_AGENT)]
+    with opener.open(base + "/login", timeout=10) as r:
+        token = CSRF_RE.search(r.read().decode())
+    form = {"username": dataset.ORGANISER, "password": ORGANISER_PASSWORD}
+    if token:
+        form["csrf_token"] = token[1]
+    try:
+        opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=10)
+    except urllib.error.HTTPError as exc:  # the redirect after a successful login
+        if exc.code not in (302, 303):
+            raise SystemExit(f"the organiser's login answered {exc.code}") from None
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def latency_section(subject: Subject, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    import checkin
+
+    server = checkin.Server(
+        subject.org.data_dir, args.workers, folder / "access.log", folder / "server.err"
+    )
+    try:
+        server.wait_ready()
+        headers = {"Cookie": server_login(server.base), "User-Agent": USER_AGENT}
+        requests = [
+            raw_request(
+                "GET", f"/boards/{branch}?period={subject.period.key}", server.host, headers
+            )
+            for branch in subject.branch_ids
+        ]
+
+        def run(rate: float, duration: float) -> OpenLoopResult:
+            return run_open_loop(
+                "127.0.0.1", server.port, lambda i: requests[i % len(requests)], rate, duration
+            )
+
+        warm = run(5, 1.0)
+        if warm.errors or any(b"<html" not in s.body.lower() for s in warm.ok):
+            raise SystemExit(f"the board page through gunicorn failed: {warm.samples[0].status}")
+        result = run(args.rate, args.latency_duration)
+        stalls = result.client_stalls()
+    finally:
+        server.stop()
+    print(f"  board page at {args.rate:g} req/s ({args.workers} workers): {result.summary()}")
+    if stalls:
+        print(
+            "    the load generator itself was held up at "
+            + ", ".join(f"{second} s ({lag:.0f} ms)" for second, lag in stalls[:6])
+            + ": the machine stalled (other jobs)"
+        )
+    return {
+        "rate": args.rate,
+        "duration_s": args.latency_duration,
+        "workers": args.workers,
+        "sent": len(result.samples),
+        "errors": result.errors,
+        "p50_ms": round(result.p50, 2),
+        "p99_ms": round(result.p99, 2),
+        "max_ms": round(max(s.latency_ms for s in result.samples), 2),
+        "client_stalls": len(stalls),
+    }
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def last_quarter_key(day: date) -> str:
+    """The last whole quarter before ``day``'s quarter, written 2026-Q3."""
+    quarter = (day.month - 1) // 3  # 0..3, this quarter
+    year, previous = (day.year, quarter - 1) if quarter else (day.year - 1, 3)
+    return f"{year}-Q{previous + 1}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, shorter runs")
+    parser.add_argument("--branches", type=int, default=1000, help="the large organisation")
+    parser.add_argument("--small", type=int, default=10, help="the small organisation")
+    parser.add_argument("--per-branch", type=int, default=50, help="members per branch")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
+    parser.add_argument("--rate", type=float, default=10.0, help="board pages a second (latency)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (latency)")
+    parser.add_argument("--no-latency", action="store_true", help="skip the served section")
+    parser.add_argument("--statements", action="store_true", help="time each statement too")
+    parser.add_argument(
+        "--json", type=Path, default=Path(__file__).with_name("boards-results.json")
+    )
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (3 if args.quick else 8)
+    args.latency_duration = 4.0 if args.quick else 10.0
+    return args
+
+
+#: What is measured, per round: (figure, per organisation, calls per round).
+FIGURES = (
+    ("board", True, 5),
+    ("overview", True, 1),
+    ("board page", True, 5),
+    ("overview page", True, 1),
+    ("healthz", False, 20),
+    ("SELECT 1", False, 20),
+)
+
+
+def _call(subject: Subject, figure: str) -> Callable[[], Any]:
+    return {
+        "board": subject.board,
+        "overview": subject.overview,
+        "board page": subject.board_page,
+        "overview page": subject.overview_page,
+        "healthz": subject.healthz,
+        "SELECT 1": subject.trivial_query,
+    }[figure]
+
+
+def check_samples(small: Subject, large: Subject) -> None:
+    """One of each call, checked for what it should hold, before anything is timed."""
+    from qrservice.boards.board import branch_board
+    from qrservice.boards.overview import overview
+    from qrservice.models import Unit
+
+    for subject in (small, large):
+        with subject.session() as s:
+            branch = s.get(Unit, subject.branch_ids[0])
+            board = branch_board(s, branch, subject.period, subject.today)
+            rows = overview(
+                s, s.get(Unit, subject.committee_id), subject.period, subject.today
+            ).rows
+            if len(rows) != subject.org.branches:
+                raise SystemExit(
+                    f"overview of {subject.org.branches} branches has {len(rows)} rows"
+                )
+            print(
+                f"  sample {subject.org.branches:>5} branches, {subject.period.key}: compliance "
+                f"{_spread(r.compliance.percent for r in rows)} %, attendance "
+                f"{_spread(r.attendance.percent for r in rows)} %, dues "
+                f"{_spread(r.dues.percent for r in rows)} %, warned "
+                f"{sum(r.warned for r in rows):,}, targets checked "
+                f"{sum(len(r.targets) for r in rows):,}; board of {branch.code}: "
+                f"{board.measures.members} members, "
+                f"{len(board.measures.compliance.missed)} missed slots, "
+                f"{len(board.warned)} warned, {len(board.pending_leave)} leave and "
+                f"{len(board.pending_makeup)} make-up pending, {len(board.untraced)} untraced"
+            )
+        for page in (subject.board_page(), subject.overview_page()):
+            if b"<html" not in page.lower():
+                raise SystemExit("a board page is not HTML")
+
+
+def _spread(values: Any) -> str:
+    present = sorted(v for v in values if v is not None)
+    return f"{present[0]}–{present[-1]}" if present else "–"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import checkin
+
+    started = time.monotonic()
+    for line in checkin.machine_info():
+        print(line)
+    small_org = dataset.cached_boards(args.small, args.per_branch)
+    large_org = dataset.cached_boards(args.branches, args.per_branch)
+    for org in (small_org, large_org):
+        print(
+            f"organisation of {org.branches:,} branches x {org.per_branch} members "
+            f"({org.data_dir}): built {org.built_on} in {org.build_seconds:.0f} s"
+        )
+    period_key = last_quarter_key(min(small_org.built_on, large_org.built_on))
+    small, large = Subject(small_org, period_key), Subject(large_org, period_key)
+    subjects = {"small": small, "large": large}
+    checks: list[tuple[str, float, float, bool]] = []
+    results: dict[str, Any] = {"period": period_key, "build_seconds": {}}
+    try:
+        print(f"\n== samples (period {period_key}, today {small.today}) ==", flush=True)
+        check_samples(small, large)
+        timings: dict[str, Timings] = {}
+        for figure, per_org, _n in FIGURES:
+            for size, subject in subjects.items() if per_org else [("", small)]:
+                label = f"{figure} ({size})" if per_org else figure
+                timings[label] = Timings(label, statements=subject.statements_of(
+                    _call(subject, figure)))  # fmt: skip
+        print(f"\n== in process: {args.rounds} rounds, interleaved; wall-clock ms ==", flush=True)
+        for _round in range(args.rounds):
+            for figure, per_org, n in FIGURES:
+                for size, subject in subjects.items() if per_org else [("", small)]:
+                    label = f"{figure} ({size})" if per_org else figure
+                    call = _call(subject, figure)
+                    timings[label].ms += [timed(call) for _ in range(n)]
+        reference = timings["healthz"].median
+        print(f"  {'figure':<24} {'median':>9} {'p95':>9} {'statements':>10} {'x healthz':>10}")
+        for label, t in timings.items():
+            print(
+                f"  {label:<24} {t.median:9.2f} {t.p95:9.2f} {t.statements or 0:>10} "
+                f"{t.median / reference:10.1f}"
+            )
+        print("\n  large / small (medians):")
+        ratios = {}
+        for figure, per_org, _n in FIGURES:
+            if per_org:
+                ratio = timings[f"{figure} (large)"].median / timings[f"{figure} (small)"].median
+                ratios[figure] = round(ratio, 2)
+                same = (
+                    timings[f"{figure} (large)"].statements
+                    == timings[f"{figure} (small)"].statements
+                )
+                print(
+                    f"    {figure:<14} {ratio:6.2f}x   statements "
+                    f"{timings[f'{figure} (small)'].statements} -> "
+                    f"{timings[f'{figure} (large)'].statements}{'' if same else '  (differ)'}"
+                )
+        for label, limit in (
+            ("board (large)", TARGET_BOARD_MS),
+            ("board page (large)", TARGET_BOARD_MS),
+            ("overview (large)", TARGET_OVERVIEW_MS),
+            ("overview page (large)", TARGET_OVERVIEW_MS),
+        ):
+            t = timings[label]
+            checks.append((label, t.median, limit, t.median <= limit))
+        results["timings"] = {label: t.as_dict() for label, t in timings.items()}
+        results["large_over_small"] = ratios
+        results["reference"] = {"healthz_ms": round(reference, 3),
+                                "select1_ms": round(timings["SELECT 1"].median, 3)}  # fmt: skip
+        if args.statements:
+            print("\n== the slowest statements of one call, large organisation ==")
+            results["slowest"] = {}
+            for figure, call in (("board", large.board), ("overview", large.overview)):
+                slowest = large.slowest_statements(call)
+                results["slowest"][figure] = [
+                    {"ms": round(ms, 2), "sql": " ".join(st.split())[:400]} for ms, st in slowest
+                ]
+                print(f"  {figure}:")
+                for ms, statement in slowest:
+                    print(f"    {ms:8.2f} ms  {' '.join(statement.split())[:150]}")
+        if not args.no_latency:
+            print("\n== latency: open loop against gunicorn, large organisation ==", flush=True)
+            with tempfile.TemporaryDirectory(prefix="qrservice-boards-") as folder:
+                results["latency"] = latency_section(large, args, Path(folder))
+    finally:
+        small.close()
+        large.close()
+
+    results["build_seconds"] = {
+        f"{o.branches}x{o.per_branch}": o.build_seconds for o in (small_org, large_org)
+    }
+    print("\n== summary ==")
+    failed = False
+    for label, value, limit, ok in checks:
+        failed |= not ok
+        print(f"  {label:<24} median {value:8.1f} ms   target <= {limit:g} ms   "
+              f"{'PASS' if ok else 'FAIL'}")  # fmt: skip
+    results["checks"] = [
+        {"figure": label, "median_ms": round(value, 2), "target_ms": limit, "ok": ok}
+        for label, value, limit, ok in checks
+    ]
+    results["machine"] = checkin.machine_info()
+    args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    outcome = "some targets missed" if failed else "all targets met"
+    print(f"total {time.monotonic() - started:.0f} s; {outcome}; figures in {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
