@@ -464,6 +464,13 @@ def first_unpaid_month(ledger: Ledger, today: date) -> date:
 # Amounts
 
 
+def _settle(s: Session, member_id: int) -> None:
+    """Keep the member's settled months (the boards' dues) in step with what just changed."""
+    from qrservice.life.dues_settled import refresh_settled
+
+    refresh_settled(s, [member_id])
+
+
 def set_dues_rate(
     s: Session,
     actor: Actor,
@@ -494,6 +501,7 @@ def set_dues_rate(
         rate.recorded_by = actor.label
         rate.recorded_at = utcnow()
         s.flush()
+        _settle(s, member.id)
         record(s, actor, "dues.rate", "member", member.id, before=before,
                after={"from": month, "amount_fen": amount_fen})  # fmt: skip
         return rate
@@ -503,6 +511,7 @@ def set_dues_rate(
     )  # fmt: skip
     s.add(rate)
     s.flush()
+    _settle(s, member.id)
     record(s, actor, "dues.rate", "member", member.id,
            after={"from": month, "amount_fen": amount_fen})  # fmt: skip
     return rate
@@ -570,6 +579,7 @@ def add_exemption(
     )  # fmt: skip
     s.add(exemption)
     s.flush()
+    _settle(s, member.id)
     record(s, actor, "dues.exempt", "member", member.id,
            after={"first_month": first, "last_month": last, "reason": text})  # fmt: skip
     return exemption
@@ -608,6 +618,7 @@ def end_exemption(
     before = {"last_month": exemption.last_month}
     exemption.last_month = last
     s.flush()
+    _settle(s, exemption.member_id)
     record(s, actor, "dues.exempt_end", "member", exemption.member_id, before=before,
            after={"first_month": exemption.first_month, "last_month": last})  # fmt: skip
     return exemption
@@ -628,6 +639,7 @@ def _void(
     row.voided_by = actor.label
     row.void_reason = text
     s.flush()
+    _settle(s, row.member_id)
     return text
 
 
@@ -811,6 +823,7 @@ def record_payment(
         if _is_receipt_clash(exc):
             raise DuesError({"receipt_no": receipt_taken_message()}) from None
         raise
+    _settle(s, member.id)
     after: dict[str, Any] = {
         "first_month": first, "months": months, "receipt": receipt_no,
         "amount_fen": amount_fen, "method": method,

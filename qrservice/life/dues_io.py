@@ -37,6 +37,7 @@ from qrservice.life.dues import (
     receipt_taken_message,
     yuan,
 )
+from qrservice.life.dues_settled import refresh_settled
 from qrservice.models import DuesPayment, Member, Unit
 from qrservice.org.members_io import ROW, Column, RowError, read_table
 from qrservice.tables import table_bytes
@@ -292,6 +293,7 @@ def apply_payments(
         )  # fmt: skip
         report.rows = []
         raise PaymentsRejected(report) from None
+    refresh_settled(s, [p.member_id for p in payments])
     after: dict[str, Any] = {
         "rows": report.total, "payments": len(payments), "amount_fen": report.amount_fen,
     }  # fmt: skip

@@ -314,6 +314,17 @@ def audit_values(clean: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+#: The member's fields their dues months depend on.
+DUES_START_FIELDS = frozenset({"joined_on", "dues_from"})
+
+
+def refresh_dues_months(s: Session, member_ids: list[int]) -> None:
+    """Keep the members' settled dues months (the boards' dues) in step with their start."""
+    from qrservice.life.dues_settled import refresh_settled
+
+    refresh_settled(s, member_ids)
+
+
 def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: str) -> Member:
     if s.scalar(select(Member.id).where(Member.number == clean["number"])) is not None:
         raise MemberError(
@@ -324,6 +335,7 @@ def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: 
     _apply(member, clean, id_hash_key)
     s.add(member)
     s.flush()
+    refresh_dues_months(s, [member.id])
     record(s, actor, "member.create", "member", member.id, after=audit_values(clean))
     return member
 
@@ -360,6 +372,8 @@ def update_member(
     _apply(member, clean, id_hash_key)
     member.updated_at = utcnow()
     s.flush()
+    if DUES_START_FIELDS & after.keys():
+        refresh_dues_months(s, [member.id])
     record(s, actor, "member.update", "member", member.id, before=before, after=after)
     return True
 

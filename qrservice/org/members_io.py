@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, selectinload
 from qrservice.audit import Actor, event_values, record
 from qrservice.models import AuditEvent, Member, Unit
 from qrservice.org.members import (
+    DUES_START_FIELDS,
     FORMULA_PREFIXES,
     MEMBER_FIELDS,
     MemberError,
@@ -55,6 +56,7 @@ from qrservice.org.members import (
     member_changes,
     member_columns,
     member_values,
+    refresh_dues_months,
 )
 from qrservice.org.transfers import import_hosting
 from qrservice.tables import table_bytes
@@ -783,13 +785,13 @@ def write_plan(s: Session, actor: Actor, plan: ImportPlan) -> ImportReport:
     try:
         events = []
         conn = s.connection()  # Core executemany: one statement for all the rows
+        new_ids: dict[str, int] = {}
         if plan.creates:
             rows = [
                 {"created_at": now, "updated_at": now, "left_on": None, "id_hash": None, **cols}
                 for _row, cols, _audit in plan.creates
             ]
             conn.execute(insert(Member.__table__), rows)
-            new_ids: dict[str, int] = {}
             for chunk in _chunks([cols["number"] for _row, cols, _audit in plan.creates]):
                 query = select(Member.number, Member.id).where(Member.number.in_(chunk))
                 new_ids.update((number, id_) for number, id_ in conn.execute(query))
@@ -838,6 +840,10 @@ def write_plan(s: Session, actor: Actor, plan: ImportPlan) -> ImportReport:
         savepoint.rollback()
         raise ImportStale(str(exc.orig)) from exc
     savepoint.commit()
+    refresh_dues_months(s, [*new_ids.values(), *(
+        member_id for _row, member_id, changed, _b, _a in plan.updates
+        if DUES_START_FIELDS & changed.keys()
+    )])  # fmt: skip
     counts = {
         "rows": report.total,
         "created": len(report.created),

@@ -292,5 +292,10 @@ def update_organisation(
         return False
     org.updated_at = utcnow()
     s.flush()
+    if "dues_tracked_from" in after:
+        # Every member's owed months moved: the boards' settled months are worked out again.
+        from qrservice.life.dues_settled import rebuild_settled
+
+        rebuild_settled(s, month)
     record(s, actor, "org.update", "organisation", org.id, before=before, after=after)
     return True
