@@ -171,6 +171,10 @@ ROUTES: dict[str, frozenset[str]] = {
     "transfers.birthdays": IN_SCOPE,
     "transfers.birthday_cards": IN_SCOPE,
     "transfers.birthday_card": IN_SCOPE,
+    # Monthly PDF reports: a branch's for its secretary and the organisers over it; a
+    # committee's for the organisers over that committee.
+    "reports.branch": IN_SCOPE,
+    "reports.committee": ORGANISER_IN_SCOPE,
     # Organisers' pages and changes.
     "users.index": ORGANISERS,
     "users.new": ORGANISERS,

@@ -79,6 +79,8 @@ class Records:
     photo_id: int = 0
     #: Branch B01 itself (boards, targets).
     branch_id: int = 0
+    #: Committee C01, over B01 (the committee's report).
+    committee_id: int = 0
 
 
 def _asks(app: Flask) -> dict[str, int]:
@@ -161,6 +163,7 @@ def _records(app: Flask) -> Records:
             transfer_id=transfer.id,
             photo_id=_meeting_photo_id(app),
             branch_id=b01.id,
+            committee_id=b01.parent_id,
         )
 
 
@@ -290,6 +293,8 @@ def _requests(r: Records) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
         "targets.rules_page": ("GET", "/boards/rules", None),
         "targets.unit_targets": ("GET", f"/boards/{r.branch_id}/targets", None),
         "targets.note": ("GET", f"/boards/{r.branch_id}/notes/attendance?period=2026-Q3", None),
+        "reports.branch": ("GET", f"/reports/branch/{r.branch_id}.pdf?period=2026-Q3", None),
+        "reports.committee": ("GET", f"/reports/committee/{r.committee_id}.pdf", None),
         "dues.member": ("GET", f"/dues/members/{r.member_id}", None),
         "dues.unit_list": ("GET", f"/dues/units/{r.group_id}", None),
         "dues.unit_export": ("GET", f"/dues/units/{r.group_id}/export.csv", None),

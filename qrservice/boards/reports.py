@@ -444,3 +444,42 @@ def committee_report_pdf(overview: Overview, boards: list[Board], organisation: 
             report.add(_Progress(done, total, progress))
     title = f"{scope.name} {overview.period.key}"
     return _render(report.story, title, _footer(organisation, scope, overview.period))
+
+
+# Gathering what a report draws
+
+
+def ready(board: Board) -> Board:
+    """``board`` with everything the report draws loaded, so that it renders after its
+    session is closed (relationships a page reads lazily are read here)."""
+    for transfer in board.pending_transfers:
+        _transfer_text(transfer), _name(transfer)
+    for item in board.pending_leave + board.pending_makeup:
+        _name(item), _meeting_text(getattr(item, "meeting", None))
+    if board.assessment is not None:
+        for group in board.assessment.groups:
+            group.unit.name  # noqa: B018
+    for row in board.warned:
+        row.member.name  # noqa: B018
+    for birthday in board.birthdays:
+        birthday.member.name  # noqa: B018
+    return board
+
+
+def gather_committee(
+    s: Any, scope: Any, period: Period, today: Any, progress: ProgressCallback | None = None
+) -> tuple[Overview, list[Board]]:
+    """The overview of ``scope`` and the board of each of its open branches, by code, read
+    now so that the report is drawn without the database. ``progress(done, total)`` as each
+    branch's board is read."""
+    from qrservice.boards.board import branch_board
+    from qrservice.boards.overview import branches_under, overview
+
+    summary = overview(s, scope, period, today)
+    branches = branches_under(s, scope)
+    boards = []
+    for done, branch in enumerate(branches, start=1):
+        boards.append(ready(branch_board(s, branch, period, today)))
+        if progress is not None:
+            progress(done, len(branches))
+    return summary, boards

@@ -1,7 +1,96 @@
-"""The monthly PDF reports: one per branch, one for a committee."""
+"""The monthly PDF reports: one per branch, one for a committee.
+
+A report is read without the write lock (a GET's read transaction), drawn, and recorded in
+the trail by a short write of its own committed before the bytes leave, as table exports are
+(web.send_export).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
 
-bp = Blueprint("reports", __name__)
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from qrservice import db
+from qrservice.audit import Actor, record
+from qrservice.boards.periods import Period, PeriodError, parse_period, period_of
+from qrservice.models import Unit
+from qrservice.org.accounts import can_see_unit, officer_required, organiser_required
+from qrservice.timeutil import add_months, local_today, month_start
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+def default_period(today: Any) -> Period:
+    """Last month: the month a monthly report is about."""
+    return period_of("month", add_months(month_start(today), -1))
+
+
+def report_period(raw: str | None, today: Any) -> Period:
+    """The period asked for (2026-10, 2026-Q3, 2026), last month when none. PeriodError."""
+    if not (raw or "").strip():
+        return default_period(today)
+    return parse_period(raw, today)
+
+
+def _unit_or_404(unit_id: int, kind: str) -> Unit:
+    unit = db.session().get(Unit, unit_id)
+    if unit is None or unit.kind != kind or not can_see_unit(current_user, unit):
+        abort(404)
+    return unit
+
+
+def _bad_period(unit: Unit, exc: PeriodError) -> Any:
+    message = _("period: %(problem)s", problem=exc.errors["period"])
+    return render_template("reports/bad_request.html", unit=unit, message=message), 400
+
+
+def _send_pdf(data: bytes, filename: str, action: str, unit: Unit, period: Period) -> Response:
+    with db.write_transaction() as w:
+        record(w, Actor.of(current_user), action, "unit", unit.id,
+               after={"unit": unit.code, "period": period.key, "bytes": len(data)})  # fmt: skip
+    return Response(
+        data,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f"attachment; filename={filename}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/branch/<int:unit_id>.pdf")
+@officer_required
+def branch(unit_id: int) -> Any:
+    from qrservice.boards.board import branch_board
+    from qrservice.boards.reports import branch_report_pdf, report_filename
+    from qrservice.org.organisation import cached_organisation_name
+
+    unit = _unit_or_404(unit_id, "branch")
+    today = local_today()
+    try:
+        period = report_period(request.args.get("period"), today)
+    except PeriodError as exc:
+        return _bad_period(unit, exc)
+    board = branch_board(db.session(), unit, period, today)
+    data = branch_report_pdf(board, cached_organisation_name(fresh=True))
+    return _send_pdf(data, report_filename(unit, period), "report.branch", unit, period)
+
+
+@bp.route("/committee/<int:unit_id>.pdf")
+@organiser_required
+def committee(unit_id: int) -> Any:
+    from qrservice.boards.reports import committee_report_pdf, gather_committee, report_filename
+    from qrservice.org.organisation import cached_organisation_name
+
+    unit = _unit_or_404(unit_id, "committee")
+    today = local_today()
+    try:
+        period = report_period(request.args.get("period"), today)
+    except PeriodError as exc:
+        return _bad_period(unit, exc)
+    overview, boards = gather_committee(db.session(), unit, period, today)
+    data = committee_report_pdf(overview, boards, cached_organisation_name(fresh=True))
+    return _send_pdf(data, report_filename(unit, period), "report.committee", unit, period)
