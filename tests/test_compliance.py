@@ -381,5 +381,5 @@ def test_the_demos_branches_count_without_error(app):
         today = date.today()
         found = compliance_of(s, branches, parse_period("", today, "year"), today)
         held = s.scalar(select(func.count()).select_from(Meeting))
-    assert set(found) == {b.id for b in branches}
+        assert set(found) == {b.id for b in branches}
     assert held > 0
