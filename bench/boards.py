@@ -95,26 +95,29 @@ class Timings:
 
 
 class StatementCounter:
-    """Counts (and optionally times) the statements an engine runs."""
+    """Counts the statements an engine runs; while ``timing``, also gives each statement the
+    time from its start to the next statement's start (or the call's end): its execution, the
+    fetching of its rows (SQLite computes much of a result while it is fetched) and the Python
+    that uses them."""
 
     def __init__(self, engine: Any) -> None:
         from sqlalchemy import event
 
         self.count = 0
         self.timing = False
-        self.times: list[tuple[float, str]] = []
-        self._started: list[float] = []
+        self.marks: list[tuple[float, str, float]] = []  # (start, statement, execute ms)
+        self._started = 0.0
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
 
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913
         self.count += 1
-        self._started.append(time.perf_counter())
+        self._started = time.perf_counter()
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001, PLR0913
-        started = self._started.pop()
         if self.timing:
-            self.times.append(((time.perf_counter() - started) * 1000, statement))
+            executed = (time.perf_counter() - self._started) * 1000
+            self.marks.append((self._started, statement, executed))
 
 
 class Subject:
@@ -212,17 +215,50 @@ class Subject:
         call()
         return self.counter.count - before
 
-    def slowest_statements(self, call: Callable[[], Any], n: int = 6) -> list[tuple[float, str]]:
-        self.counter.times = []
+    def slowest_statements(
+        self, call: Callable[[], Any], n: int = 6
+    ) -> tuple[float, float, list[tuple[float, float, str]]]:
+        """One call's total ms, the ms before its first statement, and its ``n`` costliest
+        statements as (ms from its start to the next one's, ms in execute alone, SQL)."""
+        self.counter.marks = []
         self.counter.timing = True
+        started = time.perf_counter()
         try:
             call()
         finally:
+            ended = time.perf_counter()
             self.counter.timing = False
-        total: dict[str, float] = {}
-        for ms, statement in self.counter.times:
-            total[statement] = total.get(statement, 0.0) + ms
-        return sorted(((ms, st) for st, ms in total.items()), reverse=True)[:n]
+        marks = self.counter.marks
+        spans: dict[str, list[float]] = {}
+        for i, (at, statement, executed) in enumerate(marks):
+            following = marks[i + 1][0] if i + 1 < len(marks) else ended
+            span = spans.setdefault(statement, [0.0, 0.0])
+            span[0] += (following - at) * 1000
+            span[1] += executed
+        before = ((marks[0][0] if marks else ended) - started) * 1000
+        costliest = sorted(((a, b, st) for st, (a, b) in spans.items()), reverse=True)[:n]
+        return (ended - started) * 1000, before, costliest
+
+    def profile(self, call: Callable[[], Any], n: int = 25) -> str:
+        import io
+
+        # bench/profile.py would shadow the standard library's ``profile`` that cProfile uses.
+        here = str(Path(__file__).resolve().parent)
+        saved = sys.path[:]
+        sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
+        try:
+            import cProfile
+            import pstats
+        finally:
+            sys.path[:] = saved
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        call()
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(n)
+        return out.getvalue()
 
     def close(self) -> None:
         self.db.engine_of(self.app).dispose()
@@ -326,14 +362,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
     parser.add_argument("--rate", type=float, default=10.0, help="board pages a second (latency)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (latency)")
+    parser.add_argument("--latency-duration", type=float, default=None, help="seconds (latency)")
     parser.add_argument("--no-latency", action="store_true", help="skip the served section")
-    parser.add_argument("--statements", action="store_true", help="time each statement too")
+    parser.add_argument("--statements", action="store_true", help="where one call's time goes")
+    parser.add_argument(
+        "--profile", choices=("board", "overview"), default=None,
+        help="cProfile one call of the large organisation",
+    )  # fmt: skip
     parser.add_argument(
         "--json", type=Path, default=Path(__file__).with_name("boards-results.json")
     )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 8)
-    args.latency_duration = 4.0 if args.quick else 10.0
+    args.latency_duration = args.latency_duration or (4.0 if args.quick else 10.0)
     return args
 
 
@@ -468,16 +509,34 @@ def main(argv: list[str] | None = None) -> int:
         results["reference"] = {"healthz_ms": round(reference, 3),
                                 "select1_ms": round(timings["SELECT 1"].median, 3)}  # fmt: skip
         if args.statements:
-            print("\n== the slowest statements of one call, large organisation ==")
-            results["slowest"] = {}
+            print(
+                "\n== where one call's time goes, large organisation (ms from each statement's "
+                "start to the next one's: execution, fetching, the Python using its rows) =="
+            )
+            results["statements"] = {}
             for figure, call in (("board", large.board), ("overview", large.overview)):
-                slowest = large.slowest_statements(call)
-                results["slowest"][figure] = [
-                    {"ms": round(ms, 2), "sql": " ".join(st.split())[:400]} for ms, st in slowest
-                ]
-                print(f"  {figure}:")
-                for ms, statement in slowest:
-                    print(f"    {ms:8.2f} ms  {' '.join(statement.split())[:150]}")
+                total, before, costliest = large.slowest_statements(call)
+                results["statements"][figure] = {
+                    "total_ms": round(total, 2),
+                    "before_first_statement_ms": round(before, 2),
+                    "costliest": [
+                        {"ms": round(span, 2), "execute_ms": round(executed, 2),
+                         "sql": " ".join(st.split())[:600]}
+                        for span, executed, st in costliest
+                    ],
+                }  # fmt: skip
+                print(
+                    f"  {figure}: {total:.1f} ms in all, {before:.1f} ms before its first statement"
+                )
+                for span, executed, statement in costliest:
+                    print(
+                        f"    {span:8.2f} ms (execute {executed:7.2f})  "
+                        f"{' '.join(statement.split())[:120]}"
+                    )
+        if args.profile:
+            call = {"board": large.board, "overview": large.overview}[args.profile]
+            print(f"\n== cProfile of one {args.profile}, large organisation ==")
+            print(large.profile(call))
         if not args.no_latency:
             print("\n== latency: open loop against gunicorn, large organisation ==", flush=True)
             with tempfile.TemporaryDirectory(prefix="qrservice-boards-") as folder:
