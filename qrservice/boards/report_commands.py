@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask_babel import force_locale
 from sqlalchemy import select
 
 #: Added to the ``qrservice`` command by qrservice.cli.
@@ -27,6 +28,10 @@ _UNIT = click.option("--unit", "unit_code", required=True, help="The unit's code
 _PERIOD = click.option(
     "--period", default="", help="A month 2026-10, a quarter 2026-Q3 or a year 2026 (default: "
     "last month).",
+)  # fmt: skip
+_LANGUAGE = click.option(
+    "--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+    help="The report's language.",
 )  # fmt: skip
 _OUTPUT = click.option(
     "-o", "--output", "output", required=True,
@@ -68,8 +73,9 @@ def _audit(app: Any, action: str, unit_id: int, code: str, period: Any, size: in
 @reports.command("branch")
 @_UNIT
 @_PERIOD
+@_LANGUAGE
 @_OUTPUT
-def branch(unit_code: str, period: str, output: Path) -> None:
+def branch(unit_code: str, period: str, language: str, output: Path) -> None:
     """Write a branch's report for a period (its board on paper) to a PDF file."""
     from qrservice import db
     from qrservice.boards.board import branch_board
@@ -79,7 +85,7 @@ def branch(unit_code: str, period: str, output: Path) -> None:
 
     app = _app()
     _require_current_schema(app)
-    with app.app_context():
+    with app.app_context(), force_locale(language):
         chosen = _period(period)
         with db.transaction(app) as s:
             unit = _unit(s, unit_code, "branch")
@@ -94,8 +100,9 @@ def branch(unit_code: str, period: str, output: Path) -> None:
 @reports.command("committee")
 @_UNIT
 @_PERIOD
+@_LANGUAGE
 @_OUTPUT
-def committee(unit_code: str, period: str, output: Path) -> None:
+def committee(unit_code: str, period: str, language: str, output: Path) -> None:
     """Write a committee's report for a period: a summary of its branches, then each
     branch's board."""
     from qrservice import db
@@ -105,7 +112,7 @@ def committee(unit_code: str, period: str, output: Path) -> None:
 
     app = _app()
     _require_current_schema(app)
-    with app.app_context():
+    with app.app_context(), force_locale(language):
         chosen = _period(period)
         with db.transaction(app) as s:
             unit = _unit(s, unit_code, "committee")

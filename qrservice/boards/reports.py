@@ -87,6 +87,13 @@ class Report:
         self.story: list[Flowable] = []
 
     def p(self, text: Any, style: str = "body") -> Paragraph:
+        text = str(text)
+        if text.isascii():
+            # Latin text breaks between words only (CJK wrapping breaks anywhere).
+            latin = f"{style}-latin"
+            if latin not in self.styles:
+                self.styles[latin] = ParagraphStyle(latin, self.styles[style], wordWrap=None)
+            style = latin
         return Paragraph(markup(text), self.styles[style])
 
     def add(self, *flowables: Flowable) -> None:
@@ -303,6 +310,7 @@ def _branch_story(report: Report, board: Board, organisation: str) -> None:
         report.chart(charts.points_distribution(points))
     _assessment(report, board.assessment)
     if points.top:
+        report.add(Spacer(1, 6))
         report.para(_("Top contributors"), "body")
         report.table([_("Member"), _("Points")], [list(t) for t in points.top], [4, 1],
                      numeric=(1,))  # fmt: skip
