@@ -308,16 +308,19 @@ def test_a_quarterly_slot_read_for_a_month_is_the_whole_quarter_and_says_so(app)
     assert "the whole quarter" in label
 
 
-def test_groups_made_after_a_slot_or_closed_before_it_do_not_count(app):
+def test_groups_closed_before_a_slot_do_not_count_groups_recorded_later_do(app):
+    """A group closed before July owes nothing for July. One whose row was made in August
+    still does: organisations record their tree after the fact (a new installation enters last
+    quarter's meetings of groups it set up today)."""
     with app.app_context():
         s = db.session()
         branch = _branch(s, "T04", groups=3)
         _only(s, ("group", "month", "group", 1))
-        _group(s, "T04-G2").created_at = datetime(2026, 8, 1)  # after July
-        _group(s, "T04-G3").closed_at = datetime(2026, 6, 1)  # before July
+        _group(s, "T04-G2").created_at = datetime(2026, 8, 1)  # recorded after July
+        _group(s, "T04-G3").closed_at = datetime(2026, 6, 1)  # closed before July
         s.flush()
         compliance = compliance_of(s, [branch], parse_period("2026-07", TODAY), TODAY)[branch.id]
-    assert [slot.unit_name for slot in compliance.slots] == ["第1党小组"]
+    assert [slot.unit_name for slot in compliance.slots] == ["第1党小组", "第2党小组"]
 
 
 def test_a_meeting_at_23_30_on_the_last_day_of_a_quarter_counts_in_that_quarter(app):

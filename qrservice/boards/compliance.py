@@ -193,7 +193,7 @@ def compliance_of(
         for group in s.scalars(
             select(Unit)
             .where(Unit.kind == "group", Unit.parent_id.in_(branch_ids))
-            .where(Unit.created_at < _utc(last))
+            # Not by when the group's row was made: a tree is often recorded after the fact.
             .where(or_(Unit.closed_at.is_(None), Unit.closed_at >= _utc(first)))
             .order_by(Unit.code)
         ):
@@ -222,11 +222,11 @@ def compliance_of(
                 if rule.per_unit == "branch":
                     units = [branch]
                 else:
-                    begins, ends = _utc(slot.start), _utc(slot.end)
+                    begins = _utc(slot.start)
                     units = [
                         g
                         for g in groups.get(branch.id, [])
-                        if g.created_at < ends and (g.closed_at is None or g.closed_at >= begins)
+                        if g.closed_at is None or g.closed_at >= begins
                     ]
                 for each in units:
                     count = held[(each.id, rule.meeting_kind, slot.start)]
@@ -258,14 +258,3 @@ def slot_label(slot: ComplianceSlot, period: Period | None = None) -> str:
         }
         when = whole.get(slot.slot.kind, when)
     return " · ".join((kind_name(slot.kind), slot.unit_name, when))
-
-
-def rule_text(rule: ComplianceRule) -> str:
-    """ "Group meeting: at least 1 every month in each group"."""
-    return _(
-        "%(kind)s: at least %(minimum)d %(frequency)s %(per_unit)s",
-        kind=kind_name(rule.meeting_kind),
-        minimum=rule.minimum,
-        frequency=frequency_names().get(rule.frequency, rule.frequency),
-        per_unit=per_unit_names().get(rule.per_unit, rule.per_unit),
-    )
