@@ -386,3 +386,17 @@ def test_the_demos_branches_count_without_error(app):
         held = s.scalar(select(func.count()).select_from(Meeting))
         assert set(found) == {b.id for b in branches}
     assert held > 0
+
+
+def test_an_unknown_kind_on_the_page_is_a_422_shown_on_the_add_form(client, auth, app):
+    before = _rules(app)
+    auth.login()
+    answer = client.post(
+        "/boards/rules",
+        headers=EN,
+        data={"form": "new", "kind": "party", "frequency": "month", "per_unit": "branch",
+              "minimum": "1"},
+    )  # fmt: skip
+    assert answer.status_code == 422
+    assert 'id="new-kind-error"' in answer.get_data(as_text=True)
+    assert _rules(app) == before

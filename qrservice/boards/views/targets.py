@@ -77,6 +77,8 @@ def _rules_page(
 ) -> Any:
     held = rules(db.session())
     ruled = {rule.meeting_kind for rule in held}
+    if failed is not None and failed not in ruled:
+        failed = "new"  # a kind with no rule (or none at all): the errors go with the add form
     return render_template(
         "targets/rules.html", rules=held, unruled=[k for k in MEETING_KINDS if k not in ruled],
         frequencies=COMPLIANCE_FREQUENCIES, units=COMPLIANCE_UNITS,
