@@ -206,7 +206,21 @@ def test_matrix_in_english_over_a_quarter_includes_july(client, auth, b90):
     assert rows[1][3:5] == ["absent", "present"]
 
 
-def test_points_ledger_lists_the_period_lines_with_negative_points_as_numbers(client, auth, b90):
+def test_points_ledger_lists_the_period_lines_and_corrections_negative_points_as_numbers(
+    client, auth, app, b90
+):
+    from qrservice.life.points_ledger import correct_entry
+    from qrservice.models import PointsEntry
+
+    with app.app_context():
+        s = db.session()
+        member = s.scalar(select(Member.id).where(Member.number == b90["numbers"][1]))
+        entry = s.scalar(
+            select(PointsEntry).where(PointsEntry.member_id == member,
+                                      PointsEntry.kind == "deduction")
+        )  # fmt: skip
+        correct_entry(s, ACTOR, entry, "扣错了")
+        s.commit()
     auth.login()
     rows = read_csv(client.get(f"/exports/points?unit={b90['branch']}&period={PERIOD}"))
     assert rows[0] == ["日期", "党员编号", "姓名", "所在单位", "积分", "来源", "会议", "事由",
@@ -215,6 +229,10 @@ def test_points_ledger_lists_the_period_lines_with_negative_points_as_numbers(cl
     assert len(deductions) == 6
     assert deductions[0][0] == "2026-08-20" and deductions[0][4] == "-2"
     assert deductions[0][5] == "扣分" and deductions[0][8] == "test"
+    # The correction is a line of its own, with its opposite points, counted on the same day.
+    corrections = [r for r in rows[1:] if r[5] == "更正" and r[1] == b90["numbers"][1]]
+    assert len(corrections) == 1 and corrections[0][4] == "2" and "扣错了" in corrections[0][7]
+    assert corrections[0][0] == "2026-08-20"
     empty = read_csv(client.get(f"/exports/points?unit={b90['branch']}&period=2026-07"))
     assert [r for r in empty[1:] if r[7] == "迟到未说明"] == []
 
@@ -450,6 +468,7 @@ def test_cli_writes_each_export_and_records_it(runner, app, b90, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "6 rows" in result.output
+    assert "matrix (B90)" in result.stderr  # the progress bar's label (the bar on a terminal)
     rows = read_xlsx(out.read_bytes())
     assert rows[0][3].value == "08-12 八月学习"
     assert [r[0].value for r in rows[1:]] == b90["numbers"]
