@@ -355,6 +355,14 @@ def test_a_bad_parameter_is_400_naming_it_and_nothing_is_exported(client, auth, 
     assert exported(app) == before
 
 
+def test_every_bad_parameter_is_named_at_once(client, auth, app):
+    auth.login()
+    response = client.get("/exports/points?unit=x&period=2026-00&format=ods", headers=EN)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "unit:" in page and "period:" in page and "format:" in page
+
+
 def test_unknown_units_meetings_and_exports_are_404(client, auth, app):
     auth.login()
     before = exported(app)

@@ -31,7 +31,9 @@ def _lang() -> str:
     return "zh" if str(get_locale()).startswith("zh") else "en"
 
 
-def _page(errors: dict[str, str] | None = None, kind: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _page(
+    errors: dict[str, str] | None = None, kind: str | None = None, status: int = 200
+) -> tuple[str, int]:
     s = db.session()
     today = local_today()
     return render_template(
@@ -75,16 +77,23 @@ def export(kind: str) -> Any:
         abort(404)
     s = db.session()
     today = local_today()
+    errors: dict[str, str] = {}
     try:
         unit = _unit()
+    except exports.ExportError as exc:
+        errors, unit = exc.errors, current_user.unit
+    try:
         choice = exports.check_choice(
             s, kind, unit, request.args.get("format"), request.args.get("period"),
             request.args.get("meeting"), today,
         )  # fmt: skip
     except exports.ExportError as exc:
-        return _page(exc.errors, kind, 400)
+        errors = {**errors, **exc.errors}
     except LookupError:
         abort(404)
+    if errors:
+        # Every bad parameter named at once; nothing read, nothing in the trail.
+        return _page(errors, kind, 400)
     headers, rows = exports.export_table(s, choice, _lang(), today)
     data = table_bytes(headers, rows, choice.fmt, choice.kind)
     return send_export(
