@@ -36,6 +36,7 @@ from qrservice.life.dues import (
 from qrservice.life.dues_settled import (
     arrears_months,
     dues_start_index,
+    in_arrears,
     owes_between,
     refresh_settled,
     settled_spans,
@@ -69,9 +70,15 @@ def months_between(first: date, last: date) -> list[date]:
 
 
 def sql_arrears(s, ids: list[int], before: date) -> dict[int, int]:
+    """member id → months in arrears before ``before``, by SQL (checking that in_arrears
+    says the same as a count above 0)."""
     org_start = org_dues_start(s)
-    query = select(Member.id, arrears_months(org_start, before)).where(Member.id.in_(ids))
-    return {member_id: int(n) for member_id, n in s.execute(query)}
+    query = select(
+        Member.id, arrears_months(org_start, before), in_arrears(org_start, before)
+    ).where(Member.id.in_(ids))
+    rows = s.execute(query).all()
+    assert [(i, bool(late)) for i, _n, late in rows] == [(i, n > 0) for i, n, _late in rows]
+    return {member_id: int(n) for member_id, n, _late in rows}
 
 
 def sql_period(s, ids: list[int], first: date, last: date) -> dict[int, tuple[bool, bool]]:
@@ -308,7 +315,7 @@ def test_sql_counts_grouped_by_unit_equal_the_ledger_in_one_statement(s, app):
     query = (
         select(
             Member.unit_id,
-            func.count().filter(arrears_months(org_start, before) > 0),
+            func.count().filter(in_arrears(org_start, before)),
             func.coalesce(func.sum(arrears_months(org_start, before)), 0),
             func.count().filter(owes_between(org_start, first, last)),
             func.count().filter(
