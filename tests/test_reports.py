@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -171,7 +171,7 @@ def test_a_bad_period_is_400_naming_the_period(app: Flask, auth, client: FlaskCl
 def test_committee_report_summarises_every_branch_then_a_page_each_in_code_order(
     app: Flask, auth, client: FlaskClient, tmp_path: Path
 ) -> None:
-    _held_meeting(app, present=5)
+    _meeting, attended, expected = _held_meeting(app, present=5)
     before = len(_audits(app, "report.committee"))
     auth.login()
     response = client.get(f"/reports/committee/{_unit_id(app, 'C01')}.pdf?period={FRESH_MONTH}")
@@ -185,6 +185,7 @@ def test_committee_report_summarises_every_branch_then_a_page_each_in_code_order
     summary, *pages = text.split("\f")
     for code, _name in branches:
         assert code in summary
+    assert f"{round(100 * attended / expected)}%" in summary  # B01's rate, from the rows
     # Each branch's board starts a page, in code order.
     starts = [text.index(f"{name} ({code})") for code, name in branches]
     assert starts == sorted(starts)
@@ -239,3 +240,64 @@ def test_cli_refuses_a_bad_period_or_unit_and_writes_nothing(
     missing = runner.invoke(main, ["reports", "branch", "--unit", "B99", "-o", str(out)])
     assert missing.exit_code != 0 and "unit (--unit)" in missing.output
     assert not out.exists()
+
+
+def _paper_board(warned: int):  # type: ignore[no-untyped-def]
+    """A board made by hand: a branch with ``warned`` members under a red warning."""
+    from types import SimpleNamespace
+
+    from qrservice.boards.figures import Board, BranchMeasures, Rate, TrendPoint
+    from qrservice.boards.periods import period_of
+    from qrservice.life.standing import Cause
+    from qrservice.timeutil import add_months
+
+    month = period_of("month", date(2026, 10, 1))
+    unit = SimpleNamespace(id=1, code="B77", name="测试党支部")
+    rows = [
+        SimpleNamespace(
+            member=SimpleNamespace(name=f"党员{k:03d}"),
+            standing=SimpleNamespace(warning="red",
+                                     causes=(Cause("meetings", date(2026, 3, 1), 7),)),
+        )
+        for k in range(warned)
+    ]  # fmt: skip
+    trend = [TrendPoint(add_months(date(2025, 11, 1), k), Rate(attended=k, absent=1))
+             for k in range(12)]  # fmt: skip
+    measures = BranchMeasures(1, "B77", "测试党支部", members=warned, red=warned)
+    return Board(unit, month, date(2026, 11, 2), measures, trend=trend, warned=rows)
+
+
+def test_a_long_list_continues_on_the_next_pages(app: Flask, tmp_path: Path) -> None:
+    from qrservice.boards.reports import branch_report_pdf
+
+    with app.test_request_context():
+        short = branch_report_pdf(_paper_board(2), "示范党委")
+        long = branch_report_pdf(_paper_board(150), "示范党委")
+    pages = _poppler("pdfinfo", long, tmp_path)
+    assert int(pages.split("Pages:")[1].split()[0]) > int(
+        _poppler("pdfinfo", short, tmp_path).split("Pages:")[1].split()[0]
+    )
+    text = _poppler("pdftotext", long, tmp_path)
+    assert "党员000" in text and "党员149" in text
+    # The table's header is repeated on each page it runs over.
+    assert text.count("Causes") + text.count("原因") >= 3
+
+
+def test_committee_report_calls_progress_once_per_branch_in_order(app: Flask) -> None:
+    from types import SimpleNamespace
+
+    from qrservice.boards.figures import Overview
+    from qrservice.boards.reports import committee_report_pdf
+
+    boards = [_paper_board(1) for _ in range(3)]
+    for k, board in enumerate(boards):
+        board.unit = SimpleNamespace(id=k + 1, code=f"B7{k}", name=f"第{k}党支部")
+        board.measures.code = board.unit.code
+    scope = SimpleNamespace(id=9, code="C09", name="测试党委")
+    overview = Overview(scope, boards[0].period, date(2026, 11, 2), [b.measures for b in boards])
+    calls: list[tuple[int, int]] = []
+    with app.test_request_context():
+        committee_report_pdf(
+            overview, boards[::-1], "", lambda done, total: calls.append((done, total))
+        )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
