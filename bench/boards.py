@@ -327,7 +327,7 @@ def latency_section(subject: Subject, args: argparse.Namespace, folder: Path) ->
                 "127.0.0.1", server.port, lambda i: requests[i % len(requests)], rate, duration
             )
 
-        warm = run(5, 1.0)
+        warm = run(2, 2.0)  # both workers: statements, templates, SQLite's page cache
         if warm.errors or any(b"<html" not in s.body.lower() for s in warm.ok):
             raise SystemExit(f"the board page through gunicorn failed: {warm.samples[0].status}")
         result = run(args.rate, args.latency_duration)
@@ -371,7 +371,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--small", type=int, default=10, help="the small organisation")
     parser.add_argument("--per-branch", type=int, default=50, help="members per branch")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
-    parser.add_argument("--rate", type=float, default=10.0, help="board pages a second (latency)")
+    parser.add_argument("--rate", type=float, default=1.0, help="board pages a second (latency)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (latency)")
     parser.add_argument("--latency-duration", type=float, default=None, help="seconds (latency)")
     parser.add_argument("--no-latency", action="store_true", help="skip the served section")
