@@ -543,3 +543,53 @@ def test_refreshing_2_or_20_members_takes_the_same_statements(s, app):
     _r, many = statements_of(app, lambda: refresh_settled(s, ids))
     assert len(few) == len(many) <= 3, many
     assert_sql_agrees(s, ids, days=[TODAY])
+
+
+# The migration
+
+
+def test_upgrading_a_database_with_payments_fills_the_settled_months(empty_database_url):
+    """Migration 0008 writes every member's runs from the records already there (here: a
+    0005 database, whose organisation 0006 makes with dues tracked from 2025-12)."""
+    from sqlalchemy import text
+
+    from qrservice import schema
+    from qrservice.db import make_engine
+
+    engine = make_engine(empty_database_url)
+    schema.upgrade(engine, "0005")
+    payment = (
+        "INSERT INTO dues_payment (member_id, first_month, months, amount_fen, method, "
+        "receipt_no, paid_on, recorded_by, recorded_at) VALUES "
+    )
+    rows = [
+        "INSERT INTO unit (id, kind, name, code, parent_id, path, created_at) VALUES "
+        "(1, 'committee', '老党委', 'C01', NULL, '/1/', '2025-01-01 00:00:00'), "
+        "(2, 'branch', '一支部', 'B01', 1, '/1/2/', '2025-01-01 00:00:00')",
+        "INSERT INTO member (id, number, name, gender, joined_on, status, unit_id, floating, "
+        "active, created_at, updated_at, dues_monthly_fen) VALUES (1, 'M1', '王一', 'male', "
+        "'2001-07-01', 'full', 2, false, true, '2025-01-01 00:00:00', "
+        "'2025-01-01 00:00:00', 1500), (2, 'M2', '王二', 'male', '2001-07-01', 'full', 2, "
+        "false, true, '2025-01-01 00:00:00', '2025-01-01 00:00:00', 1500)",
+        f"{payment}(1, '2025-12-01', 3, 4500, 'cash', 'R-1', '2026-01-05', 'cli', "
+        "'2026-01-05 00:00:00'), (1, '2026-04-01', 1, 1500, 'cash', 'R-2', '2026-04-05', "
+        "'cli', '2026-04-05 00:00:00'), (1, '2025-06-01', 1, 1500, 'cash', 'R-3', "
+        "'2025-06-05', 'cli', '2025-06-05 00:00:00')",
+    ]
+    with engine.begin() as conn:
+        for statement in rows:
+            conn.execute(text(statement))
+    try:
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            runs = conn.execute(
+                select(DuesSettled.member_id, DuesSettled.first_month, DuesSettled.last_month)
+                .order_by(DuesSettled.member_id, DuesSettled.first_month)
+            ).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    # 2025-06 was paid before dues were tracked: not a run. The second member paid nothing.
+    assert runs == [
+        (1, date(2025, 12, 1), date(2026, 2, 1)),
+        (1, date(2026, 4, 1), date(2026, 4, 1)),
+    ]
