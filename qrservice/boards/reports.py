@@ -117,13 +117,14 @@ class Report:
             ("GRID", (0, 0), (-1, -1), 0.4, charts.GRID),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f0f0f0")),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("FONT", (0, 0), (-1, -1), "Helvetica", 8, 10),
             ("TOPPADDING", (0, 0), (-1, -1), 2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ]
+        for c in numeric:
+            style.append(("ALIGN", (c, 1), (c, -1), "RIGHT"))
         for r, row in enumerate(rows, start=1):
-            cells.append([
-                self.p(value, "number" if c in numeric else "cell") for c, value in enumerate(row)
-            ])  # fmt: skip
+            cells.append([self.cell(value, c in numeric) for c, value in enumerate(row)])
             if shade is not None:
                 for c in range(len(row)):
                     if (colour := shade(r - 1, c)) is not None:
@@ -133,12 +134,39 @@ class Report:
         table.setStyle(TableStyle(style))
         self.story.append(table)
 
+    def cell(self, value: Any, numeric: bool) -> Any:
+        """A table cell: short Latin text (numbers, codes, dates) as a plain string, far
+        cheaper to lay out than a paragraph; anything else as a wrapping paragraph."""
+        text = str(value)
+        if len(text) <= 14 and text.isascii():
+            return text
+        return self.p(text, "number" if numeric else "cell")
+
     def chart(self, drawing: Any) -> None:
         self.story.append(Spacer(1, 3))
         self.story.append(drawing)
 
     def none(self) -> None:
         self.para(_("None."), "small")
+
+
+class _Deferred(Flowable):
+    """A branch's pages, built only when the document reaches them, so that a report of a
+    thousand branches never holds every page's paragraphs at once: it never fits, and
+    splitting it gives the flowables."""
+
+    def __init__(self, build: Callable[[], list[Flowable]]) -> None:
+        super().__init__()
+        self.build = build
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return available_width, available_height * 2 + 1
+
+    def split(self, available_width: float, available_height: float) -> list[Flowable]:
+        return self.build()
+
+    def draw(self) -> None:  # pragma: no cover - always split, never drawn
+        pass
 
 
 class _Progress(Flowable):
@@ -445,11 +473,19 @@ def committee_report_pdf(overview: Overview, boards: list[Board], organisation: 
         report.chart(charts.overview_chart(rows, "attendance"))
     ordered = sorted(boards, key=lambda b: b.unit.code)
     total = len(ordered)
+
+    def pages_of(board: Board, done: int) -> Callable[[], list[Flowable]]:
+        def build() -> list[Flowable]:
+            part = Report()
+            _branch_story(part, board, "")
+            if progress is not None:
+                part.add(_Progress(done, total, progress))
+            return part.story
+
+        return build
+
     for done, board in enumerate(ordered, start=1):
-        report.add(PageBreak())
-        _branch_story(report, board, "")
-        if progress is not None:
-            report.add(_Progress(done, total, progress))
+        report.add(PageBreak(), _Deferred(pages_of(board, done)))
     title = f"{scope.name} {overview.period.key}"
     return _render(report.story, title, _footer(organisation, scope, overview.period))
 
