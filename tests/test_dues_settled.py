@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import threading
 from collections import defaultdict
 from datetime import date
 
@@ -541,8 +542,62 @@ def test_refreshing_2_or_20_members_takes_the_same_statements(s, app):
     refresh_settled(s, ids[:1])  # the organisation is read once per session
     _r, few = statements_of(app, lambda: refresh_settled(s, ids[:2]))
     _r, many = statements_of(app, lambda: refresh_settled(s, ids))
-    assert len(few) == len(many) <= 3, many
+    assert len(few) == len(many) <= 4, many  # PostgreSQL locks the members' rows first
     assert_sql_agrees(s, ids, days=[TODAY])
+
+
+# Two writers at once
+
+
+def test_two_writers_changing_one_members_dues_at_once_leave_the_runs_of_both(app, backend):
+    if backend != "postgresql":
+        pytest.skip("on SQLite writers queue for the write lock: no two writers interleave")
+    with app.app_context():
+        s = db.session()
+        update_organisation(s, ACTOR, dues_tracked_from="2020-01")
+        member = new_member(s, "S96001", date(2016, 3, 1), date(2027, 1, 1))
+        set_dues_rate(s, ACTOR, member, date(2027, 1, 1), 1000, today=TODAY)
+        set_dues_rate(s, ACTOR, member, date(2027, 3, 1), 1000, today=TODAY)
+        record_payment(
+            s, ACTOR, member, first_month=date(2027, 1, 1), months=1, amount_fen=1000,
+            method="cash", receipt_no="S-RACE-1", paid_on=date(2027, 1, 5), today=TODAY,
+        )  # fmt: skip
+        s.commit()
+        member_id = member.id
+    maker = app.extensions["db_sessionmaker"]
+    holder = maker()
+    errors: list[BaseException] = []
+    try:
+        with app.app_context():  # March and April exempt, not committed yet
+            add_exemption(holder, ACTOR, holder.get(Member, member_id), date(2027, 3, 1),
+                          date(2027, 4, 1), "病休", today=TODAY)  # fmt: skip
+
+        def second_writer() -> None:  # February's amount 0 meanwhile
+            with app.app_context(), maker() as other:
+                try:
+                    set_dues_rate(other, ACTOR, other.get(Member, member_id), date(2027, 2, 1),
+                                  0, today=TODAY)  # fmt: skip
+                    other.commit()
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=1.0)  # it waits for the first's member lock, or is done
+        holder.commit()
+        thread.join()
+    finally:
+        holder.close()
+    assert errors == []
+    with app.app_context():
+        s = db.session()
+        runs = s.execute(
+            select(DuesSettled.first_month, DuesSettled.last_month)
+            .where(DuesSettled.member_id == member_id)
+        ).all()  # fmt: skip
+        # January paid, February at 0, March and April exempt: one run.
+        assert runs == [(date(2027, 1, 1), date(2027, 4, 1))]
+        assert_sql_agrees(s, [member_id], days=[TODAY, date(2027, 6, 1)])
 
 
 # The migration

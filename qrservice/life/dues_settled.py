@@ -110,8 +110,9 @@ def refresh_settled(
     s: Session, member_ids: Iterable[int], org_tracked_from: date | None = None
 ) -> None:
     """Rewrite the settled runs of these members from their records: one read, one delete and
-    one insert per 5,000 members (and the organisation, if not given and not read yet in this
-    session). Call it after the change is flushed, in the same transaction."""
+    one insert per 5,000 members (on PostgreSQL, one more to lock their rows; and the
+    organisation, if not given and not read yet in this session). Call it after the change is
+    flushed, in the same transaction."""
     ids = sorted(set(member_ids))
     if not ids:
         return
@@ -119,6 +120,13 @@ def refresh_settled(
     conn = s.connection()
     for i in range(0, len(ids), BATCH):
         batch = ids[i : i + BATCH]
+        if conn.dialect.name == "postgresql":
+            # Two writers changing one member's dues at once (an exemption and a new amount,
+            # say) must not each write the runs they read before the other committed: the
+            # second waits here, then reads what the first wrote. SQLite's writers queue anyway.
+            conn.execute(
+                select(Member.id).where(Member.id.in_(batch)).order_by(Member.id).with_for_update()
+            )
         facts = facts_of(s, batch)
         conn.execute(delete(DuesSettled).where(DuesSettled.member_id.in_(batch)))
         rows = [
