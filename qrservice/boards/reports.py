@@ -244,7 +244,9 @@ def _note_text(note: Any) -> str:
         (_("Plan"), note.plan_text), (_("Do"), note.do_text), (_("Check"), note.check_text),
         (_("Act"), note.act_text),
     ]  # fmt: skip
-    return "；".join(f"{name}：{text}" for name, text in parts if text)
+    return _("; ").join(
+        _("%(step)s: %(text)s", step=name, text=text) for name, text in parts if text
+    )
 
 
 # The branch board on paper
