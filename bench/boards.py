@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     period_key = last_quarter_key(min(small_org.built_on, large_org.built_on))
     small, large = Subject(small_org, period_key), Subject(large_org, period_key)
     subjects = {"small": small, "large": large}
-    checks: list[tuple[str, float, float, bool]] = []
+    checks: list[tuple[str, float, float, float]] = []  # (figure, wall, CPU, target) ms
     results: dict[str, Any] = {"period": period_key, "build_seconds": {}}
     try:
         print(f"\n== samples (period {period_key}, today {small.today}) ==", flush=True)
@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             ("overview page (large)", TARGET_OVERVIEW_MS),
         ):
             t = timings[label]
-            checks.append((label, t.median, limit, t.median <= limit))
+            checks.append((label, t.median, t.median_cpu, limit))
         results["timings"] = {label: t.as_dict() for label, t in timings.items()}
         results["large_over_small"] = ratios
         results["reference"] = {
@@ -579,16 +579,22 @@ def main(argv: list[str] | None = None) -> int:
     results["build_seconds"] = {
         f"{o.branches}x{o.per_branch}": o.build_seconds for o in (small_org, large_org)
     }
-    print("\n== summary ==")
+    print(
+        "\n== summary (the target is on wall-clock time; CPU time says what a machine to\n"
+        "   ourselves would give, when other jobs take the cores) =="
+    )
     failed = False
-    for label, value, limit, ok in checks:
-        failed |= not ok
-        print(f"  {label:<24} median {value:8.1f} ms   target <= {limit:g} ms   "
-              f"{'PASS' if ok else 'FAIL'}")  # fmt: skip
+    for label, wall, cpu, limit in checks:
+        failed |= wall > limit
+        print(
+            f"  {label:<24} median {wall:8.1f} ms {'PASS' if wall <= limit else 'FAIL'}   "
+            f"CPU {cpu:8.1f} ms {'PASS' if cpu <= limit else 'FAIL'}   target <= {limit:g} ms"
+        )
     results["checks"] = [
-        {"figure": label, "median_ms": round(value, 2), "target_ms": limit, "ok": ok}
-        for label, value, limit, ok in checks
-    ]
+        {"figure": label, "median_ms": round(wall, 2), "median_cpu_ms": round(cpu, 2),
+         "target_ms": limit, "ok": wall <= limit, "cpu_ok": cpu <= limit}
+        for label, wall, cpu, limit in checks
+    ]  # fmt: skip
     results["machine"] = checkin.machine_info()
     args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     outcome = "some targets missed" if failed else "all targets met"
