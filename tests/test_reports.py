@@ -301,3 +301,24 @@ def test_committee_report_calls_progress_once_per_branch_in_order(app: Flask) ->
             overview, boards[::-1], "", lambda done, total: calls.append((done, total))
         )
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_missed_target_and_its_note_are_on_paper(app: Flask, auth, client: FlaskClient,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    from qrservice.boards.targets import set_target, write_note
+
+    _meeting, attended, expected = _held_meeting(app, present=2)
+    with app.app_context():
+        s = db.session()
+        b01 = s.scalar(select(Unit).where(Unit.code == "B01"))
+        set_target(s, Actor.system("test"), b01, "attendance", "95", "99")
+        write_note(s, Actor.system("test"), b01, "attendance", FRESH_MONTH,
+                   "逐一电话通知", "", "", "下月复查")  # fmt: skip
+        s.commit()
+    auth.as_secretary(1)
+    response = client.get(f"/reports/branch/{_unit_id(app, 'B01')}.pdf?period={FRESH_MONTH}")
+    text = _poppler("pdftotext", response.data, tmp_path, "-layout")
+    line = next(x for x in text.splitlines() if "95" in x and "99" in x)
+    assert f"{round(100 * attended / expected)}%" in line
+    assert "target missed" in line or "未达成" in line
+    assert "逐一电话通知" in text and "下月复查" in text

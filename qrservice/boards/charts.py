@@ -300,12 +300,9 @@ def overview_chart(rows: list[BranchMeasures], measure: str) -> Drawing:
 
 
 def target_state_names() -> dict[str, str]:
-    return {
-        "stretch": _("stretch target reached"),
-        "met": _("met"),
-        "missed": _("missed"),
-        "none": _("no target"),
-    }
+    from qrservice.boards.targets import state_names
+
+    return state_names()
 
 
 def _round_up(value: float) -> float:
