@@ -260,8 +260,8 @@ def arrears_months(
 ) -> ColumnElement[int]:
     """How many of the member's owed months in [their start, ``before``) are not in a settled
     run: with ``before`` the first of today's month, ``status_of(ledger, today).arrears_months``.
-    One correlated scalar subquery over the member's runs (to count members in arrears,
-    ``in_arrears`` is faster)."""
+    A correlated EXISTS (``in_arrears``), then for members in arrears a scalar subquery over
+    their runs (to count members in arrears, ``in_arrears`` alone is faster)."""
     if not _tracked(org_start):
         return literal(0)
     assert org_start is not None
@@ -285,4 +285,5 @@ def arrears_months(
         .correlate(member)
         .scalar_subquery()
     )
-    return owed - settled
+    # Most members owe nothing: the EXISTS answers for them, cheaper than counting months.
+    return case((in_arrears(org_start, before, member), owed - settled), else_=literal(0))
