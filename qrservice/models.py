@@ -519,7 +519,11 @@ class PointsEntry(Base):
     """A line of a member's points ledger; corrections are new lines, never edits."""
 
     __tablename__ = "points_entry"
-    __table_args__ = (CheckConstraint(_in("kind", POINTS_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", POINTS_KINDS), name="kind"),
+        # Boards sum a period's points per member from this index alone.
+        Index("ix_points_entry_member_at_points", "member_id", "at", "points"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(
@@ -552,6 +556,8 @@ class DuesPayment(Base):
         CheckConstraint(_in("method", DUES_METHODS), name="method"),
         CheckConstraint("months >= 1", name="months_positive"),
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        # Boards sum what a period's payments brought per member from this index alone.
+        Index("ix_dues_payment_member_paid", "member_id", "paid_on", "amount_fen", "voided_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

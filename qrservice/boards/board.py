@@ -154,5 +154,9 @@ def branch_board(s: Session, branch: Unit, period: Period, today: date) -> Board
         pending_leave=pending_leave(s, branch),
         pending_makeup=pending_makeup(s, branch),
         pending_transfers=_pending_transfers(s, branch),
-        untraced=overdue_traces(s, branch, utcnow()),
+        untraced=[
+            m
+            for m in overdue_traces(s, branch, utcnow())
+            if period.starts_at <= m.starts_at < period.ends_at
+        ],
     )

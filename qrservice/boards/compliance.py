@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
@@ -33,7 +33,7 @@ from qrservice.models import (
     Meeting,
     Unit,
 )
-from qrservice.timeutil import from_local, half_width, local_time, utcnow
+from qrservice.timeutil import add_months, from_local, half_width, utcnow
 
 #: Meetings that were held: check-in was opened.
 HELD_STATUSES = ("open", "closed")
@@ -188,10 +188,10 @@ def compliance_of(
     first = min(slots[0].start for _rule, slots in plan)
     last = max(slots[-1].end for _rule, slots in plan)
 
-    groups: dict[int, list[Unit]] = defaultdict(list)
+    groups: dict[int, list[Any]] = defaultdict(list)
     if any(rule.per_unit == "group" for rule, _slots in plan):
-        for group in s.scalars(
-            select(Unit)
+        for group in s.execute(
+            select(Unit.id, Unit.parent_id, Unit.name, Unit.closed_at)
             .where(Unit.kind == "group", Unit.parent_id.in_(branch_ids))
             # Not by when the group's row was made: a tree is often recorded after the fact.
             .where(or_(Unit.closed_at.is_(None), Unit.closed_at >= _utc(first)))
@@ -202,19 +202,41 @@ def compliance_of(
 
     kinds = {rule.meeting_kind for rule, _slots in plan}
     unit = Unit.__table__.alias("held_unit")
-    rows = s.execute(
-        select(Meeting.unit_id, Meeting.kind, Meeting.starts_at)
+    # Counted in the database by local month (a CASE over the months' UTC bounds): the rows
+    # are then one per unit, kind and month, not one per meeting.
+    months = []
+    month = first
+    while month < last:
+        months.append(month)
+        month = add_months(month, 1)
+    bucket = (
+        case(
+            *((Meeting.starts_at < _utc(m), k) for k, m in enumerate(months[1:])),
+            else_=len(months) - 1,
+        )
+        if len(months) > 1
+        else literal(0)
+    )
+    meetings = (
+        select(Meeting.unit_id, Meeting.kind, bucket.label("month"))
         .join(unit, unit.c.id == Meeting.unit_id)
         .where(or_(unit.c.id.in_(branch_ids), unit.c.parent_id.in_(branch_ids)))
         .where(Meeting.kind.in_(sorted(kinds)), Meeting.status.in_(HELD_STATUSES))
         .where(Meeting.starts_at >= _utc(first), Meeting.starts_at < _utc(last))
+        .subquery()
+    )
+    rows = s.execute(
+        select(meetings.c.unit_id, meetings.c.kind, meetings.c.month, func.count()).group_by(
+            meetings.c.unit_id, meetings.c.kind, meetings.c.month
+        )
     ).all()
     frequency_of = {rule.meeting_kind: rule.frequency for rule, _slots in plan}
     held: Counter[tuple[int, str, date]] = Counter()
-    for unit_id, kind, starts_at in rows:
-        slot = period_of(frequency_of[kind], local_time(starts_at).date())
-        held[(unit_id, kind, slot.start)] += 1
+    for unit_id, kind, k, count in rows:
+        slot = period_of(frequency_of[kind], months[k])
+        held[(unit_id, kind, slot.start)] += count
 
+    slot_begins = {slot.start: _utc(slot.start) for _rule, slots in plan for slot in slots}
     for branch in branches:
         found: list[ComplianceSlot] = []
         for rule, slots in plan:
@@ -222,7 +244,7 @@ def compliance_of(
                 if rule.per_unit == "branch":
                     units = [branch]
                 else:
-                    begins = _utc(slot.start)
+                    begins = slot_begins[slot.start]
                     units = [
                         g
                         for g in groups.get(branch.id, [])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from qrservice.boards.periods import Period
@@ -71,16 +72,16 @@ class ComplianceSlot:
 class Compliance:
     slots: tuple[ComplianceSlot, ...] = ()
 
-    @property
+    @cached_property
     def met(self) -> int:
         return sum(1 for s in self.slots if s.state == "met")
 
-    @property
+    @cached_property
     def counted(self) -> int:
         """Slots that count: ended ones, and running ones already met."""
         return sum(1 for s in self.slots if s.state != "due")
 
-    @property
+    @cached_property
     def missed(self) -> tuple[ComplianceSlot, ...]:
         return tuple(s for s in self.slots if s.state == "missed")
 
@@ -191,7 +192,7 @@ class Board:
     pending_leave: list[Any] = field(default_factory=list)
     pending_makeup: list[Any] = field(default_factory=list)
     pending_transfers: list[Any] = field(default_factory=list)
-    #: Closed meetings whose trace (minutes) is overdue.
+    #: The period's closed meetings whose trace (minutes) is overdue.
     untraced: list[Any] = field(default_factory=list)
 
 

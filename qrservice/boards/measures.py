@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from qrservice.boards.figures import BranchMeasures, DuesFigures, PointsFigures, Rate
@@ -31,6 +31,7 @@ from qrservice.life.dues import org_dues_start
 from qrservice.life.dues_settled import (
     arrears_months,
     dues_start_index,
+    in_arrears,
     owes_between,
     settled_through,
 )
@@ -70,10 +71,10 @@ def _month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def _life_since(cut: date, correlated: bool) -> Any:
+def _life_since(cut: date, member_id: Any = None) -> Any:
     """Members with organisational life in a meeting starting after the day ``cut`` (as the
-    member's page reads the stored start). ``correlated``: an EXISTS per member (a branch); else
-    membership of the set of such members (the whole organisation's overview)."""
+    member's page reads the stored start): membership of the set of such members, or, given
+    the column of one ``member_id``, an EXISTS for that member."""
     after = datetime.combine(cut + timedelta(days=1), datetime.min.time())
     life = (
         select(Attendance.member_id)
@@ -84,95 +85,156 @@ def _life_since(cut: date, correlated: bool) -> Any:
             Attendance.status.in_(LIFE),
         )
     )
-    if correlated:
-        return life.where(Attendance.member_id == Member.id).exists()
+    if member_id is not None:
+        return life.where(Attendance.member_id == member_id).exists()
     return Member.id.in_(life.distinct())
 
 
-def _warned_for(months: int, today: date, org_start: date | None, correlated: bool) -> Any:
-    """SQL: the member's meetings gap or dues arrears is at least ``months`` today."""
+def _clock_started(today: date, months: int, org_start: date | None) -> Any:
+    """SQL: the member came under watch (joined, and owes dues) early enough for ``months``
+    whole months to have run by ``today``."""
     cut = warning_cut(today, months)
-    watch_started = Member.joined_on <= cut
-    if org_start is not None:
-        watch_started = and_(watch_started, dues_start_index(org_start) <= _month_index(cut))
-    no_life = and_(watch_started, ~_life_since(cut, correlated))
+    started = Member.joined_on <= cut
     if org_start is None:
-        return no_life
-    return or_(no_life, arrears_months(org_start, month_start(today)) >= months)
+        return started
+    return and_(started, dues_start_index(org_start) <= _month_index(cut))
 
 
 def _member_counts(
     s: Session, within: Unit, period: Period, today: date, *, warnings: bool
 ) -> list[Any]:
     """Per home unit: active members, dues owing/settled/in arrears and (for ``warnings``)
-    members warned red and yellow today."""
+    members warned red and yellow today.
+
+    Each member's facts are worked out once, in a materialised CTE, then counted: written
+    inline, the engine would evaluate each correlated subquery once per count using it."""
     org_start = org_dues_start(s)
     this_month = month_start(today)
     last = min(add_months(period.end, -1), this_month)
-    columns: list[Any] = [Member.unit_id, func.count().label("members")]
+    facts: list[Any] = [Member.unit_id]
     if org_start is not None and period.start <= last:
-        owes = owes_between(org_start, period.start, last)
-        columns += [
-            func.count().filter(owes).label("owing"),
-            func.count()
-            .filter(owes, settled_through(org_start, period.start, last))
-            .label("settled"),
+        facts += [
+            owes_between(org_start, period.start, last).label("owes"),
+            settled_through(org_start, period.start, last).label("settled"),
         ]
     if org_start is not None:
-        before = min(period.end, this_month)
-        columns.append(func.count().filter(arrears_months(org_start, before) > 0).label("arrears"))
+        facts.append(in_arrears(org_start, min(period.end, this_month)).label("arrears"))
     if warnings:
-        correlated = False
-        red = _warned_for(RED_MONTHS, today, org_start, correlated)
-        yellow = _warned_for(YELLOW_MONTHS, today, org_start, correlated)
+        facts += [
+            _clock_started(today, months, org_start).label(f"watched_{months}")
+            for months in (YELLOW_MONTHS, RED_MONTHS)
+        ]
+        # Life in the last three months: one pass over those meetings' attendance. Only the
+        # few members without it are looked up, one by one, for the last six (below).
+        facts += [
+            Member.id.label("id"),
+            _life_since(warning_cut(today, YELLOW_MONTHS)).label("recent"),
+        ]
+        if org_start is not None:
+            # Counted only for the few members in arrears at all (a cheap EXISTS first).
+            facts.append(
+                case(
+                    (in_arrears(org_start, this_month), arrears_months(org_start, this_month)),
+                    else_=0,
+                ).label("arrears_months")
+            )
+    member = (
+        select(*facts)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(Member.active.is_(True), subtree(within))
+        .cte("member_facts")
+        .prefix_with("MATERIALIZED")
+    )
+    c = member.c
+    columns: list[Any] = [c.unit_id, func.count().label("members")]
+    if "owes" in c:
+        columns += [
+            func.count().filter(c.owes).label("owing"),
+            func.count().filter(c.owes, c.settled).label("settled"),
+        ]
+    if "arrears" in c:
+        columns.append(func.count().filter(c.arrears).label("arrears"))
+    if warnings:
+        life = {
+            YELLOW_MONTHS: c.recent,
+            RED_MONTHS: case(
+                (c.recent, true()),
+                else_=_life_since(warning_cut(today, RED_MONTHS), member_id=c.id),
+            ),
+        }
+
+        def warned(months: int) -> Any:
+            no_life = and_(c[f"watched_{months}"], ~life[months])
+            if "arrears_months" in c:
+                return or_(no_life, c.arrears_months >= months)
+            return no_life
+
+        red, yellow = warned(RED_MONTHS), warned(YELLOW_MONTHS)
         columns += [
             func.count().filter(red).label("red"),
             func.count().filter(yellow, ~red).label("yellow"),
         ]
-    query: Select = (
-        select(*columns)
-        .join(Unit, Unit.id == Member.unit_id)
-        .where(Member.active.is_(True), subtree(within))
-        .group_by(Member.unit_id)
-    )
-    return list(s.execute(query))
+    return list(s.execute(select(*columns).group_by(c.unit_id)))
 
 
 def _attendance_rows(s: Session, within: Unit, start: datetime, end: datetime) -> list[Any]:
-    """Per meeting unit and kind: closed meetings starting in [start, end) and their counts."""
+    """Per meeting unit and kind: closed meetings starting in [start, end) and their counts
+    (counted per meeting first, from the attendance index alone)."""
     status = Attendance.status
-    query = (
+    per_meeting = (
         select(
-            Meeting.unit_id,
-            Meeting.kind,
-            func.count(func.distinct(Meeting.id)).label("meetings"),
+            Attendance.meeting_id,
             func.count().filter(status.in_(ATTENDED)).label("attended"),
             func.count().filter(status == "absent").label("absent"),
             func.count().filter(status == "excused").label("excused"),
         )
-        .join(Attendance, Attendance.meeting_id == Meeting.id)
         .where(
-            Meeting.status == "closed",
-            Meeting.starts_at >= start,
-            Meeting.starts_at < end,
-            Meeting.unit_id.in_(select(Unit.id).where(subtree(within))),
+            Attendance.meeting_id.in_(
+                select(Meeting.id).where(
+                    Meeting.status == "closed",
+                    Meeting.starts_at >= start,
+                    Meeting.starts_at < end,
+                    Meeting.unit_id.in_(select(Unit.id).where(subtree(within))),
+                )
+            )
         )
+        .group_by(Attendance.meeting_id)
+        .subquery("per_meeting")
+    )
+    query = (
+        select(
+            Meeting.unit_id,
+            Meeting.kind,
+            func.count().label("meetings"),
+            func.sum(per_meeting.c.attended).label("attended"),
+            func.sum(per_meeting.c.absent).label("absent"),
+            func.sum(per_meeting.c.excused).label("excused"),
+        )
+        .join(per_meeting, per_meeting.c.meeting_id == Meeting.id)
         .group_by(Meeting.unit_id, Meeting.kind)
     )
     return list(s.execute(query))
 
 
+def _active_members_of(within: Unit) -> Any:
+    """The ids of the active members of ``within``'s subtree (what the sums start from: for one
+    branch, a few index seeks instead of a scan of the whole organisation's period)."""
+    return (
+        select(Member.id)
+        .join(Unit, Unit.id == Member.unit_id)
+        .where(Member.active.is_(True), subtree(within))
+    )
+
+
 def _collected(s: Session, within: Unit, period: Period) -> list[Any]:
     query = (
         select(Member.unit_id, func.coalesce(func.sum(DuesPayment.amount_fen), 0))
-        .join(Member, Member.id == DuesPayment.member_id)
-        .join(Unit, Unit.id == Member.unit_id)
+        .join(DuesPayment, DuesPayment.member_id == Member.id)
         .where(
+            Member.id.in_(_active_members_of(within)),
             DuesPayment.voided_at.is_(None),
             DuesPayment.paid_on >= period.start,
             DuesPayment.paid_on < period.end,
-            Member.active.is_(True),
-            subtree(within),
         )
         .group_by(Member.unit_id)
     )
@@ -182,13 +244,11 @@ def _collected(s: Session, within: Unit, period: Period) -> list[Any]:
 def _points(s: Session, within: Unit, period: Period) -> list[Any]:
     query = (
         select(Member.unit_id, func.coalesce(func.sum(PointsEntry.points), 0))
-        .join(Member, Member.id == PointsEntry.member_id)
-        .join(Unit, Unit.id == Member.unit_id)
+        .join(PointsEntry, PointsEntry.member_id == Member.id)
         .where(
+            Member.id.in_(_active_members_of(within)),
             PointsEntry.at >= period.starts_at,
             PointsEntry.at < period.ends_at,
-            Member.active.is_(True),
-            subtree(within),
         )
         .group_by(Member.unit_id)
     )
