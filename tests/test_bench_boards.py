@@ -99,6 +99,7 @@ def test_harness_measures_both_organisations_and_writes_its_figures(  # type: ig
     }
     assert figures["latency"]["sent"] == 4 and figures["latency"]["errors"] == 0
     assert figures["statements"]["overview"]["costliest"]
+    assert figures["statements"]["board"]["sql_alone_cpu_ms"] > 0
     assert "sample     3 branches" in out and "== summary" in out
 
 
