@@ -407,7 +407,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--small", type=int, default=10, help="the small organisation")
     parser.add_argument("--per-branch", type=int, default=50, help="members per branch")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
-    parser.add_argument("--rate", type=float, default=1.0, help="board pages a second (latency)")
+    parser.add_argument("--rate", type=float, default=2.0, help="board pages a second (latency)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (latency)")
     parser.add_argument("--latency-duration", type=float, default=None, help="seconds (latency)")
     parser.add_argument("--no-latency", action="store_true", help="skip the served section")
@@ -421,7 +421,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 8)
-    args.latency_duration = args.latency_duration or (4.0 if args.quick else 10.0)
+    args.latency_duration = args.latency_duration or (8.0 if args.quick else 20.0)
     return args
 
 
