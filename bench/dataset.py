@@ -973,6 +973,32 @@ def build_boards(
     return written
 
 
+def missing_schema(data_dir: Path) -> list[str]:
+    """Tables, columns and indexes of the models that the database lacks: a copy built before
+    a migration was changed in place (while a round's migration is being written) has its
+    revision and so is never migrated again."""
+    from qrservice.models import Base
+
+    conn = connect(data_dir)
+    try:
+        indexes = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        missing = []
+        for table in Base.metadata.sorted_tables:
+            columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table.name})")}
+            if not columns:
+                missing.append(f"table {table.name}")
+                continue
+            missing += [
+                f"column {table.name}.{c.name}" for c in table.columns if c.name not in columns
+            ]
+            missing += [f"index {i.name}" for i in table.indexes if i.name not in indexes]
+        return missing
+    finally:
+        conn.close()
+
+
 @dataclass(frozen=True)
 class BoardsOrganisation:
     data_dir: Path
@@ -994,6 +1020,12 @@ def cached_boards(n_branches: int, per_branch: int, *, log=print) -> BoardsOrgan
     if not ignore.exists():
         ignore.write_text("*\n")
     done = folder / "complete.json"
+    if done.exists():
+        init_db(folder / "data")  # applies migrations newer than the cached copy
+        missing = missing_schema(folder / "data")
+        if missing:  # a migration was changed in place after the copy was built
+            log(f"the cached {folder.name} lacks {', '.join(missing[:5])}: building it again")
+            done.unlink()
     if not done.exists():
         if folder.exists():
             import shutil
@@ -1011,8 +1043,6 @@ def cached_boards(n_branches: int, per_branch: int, *, log=print) -> BoardsOrgan
             json.dumps({"seconds": round(seconds, 1), "rows": written, "built_on": built_on})
         )
         log(f"  built in {seconds:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
-    else:
-        init_db(folder / "data")  # applies migrations newer than the cached copy
     info = json.loads(done.read_text())
     return BoardsOrganisation(
         folder / "data", n_branches, per_branch, date.fromisoformat(info["built_on"]),

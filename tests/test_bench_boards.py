@@ -68,6 +68,22 @@ def test_builder_writes_a_year_of_every_measure_and_caches_it(bench) -> None:  #
     again = dataset.cached_boards(3, 12, log=logged.append)
     assert again.data_dir == org.data_dir and not logged
     assert again.build_seconds == org.build_seconds
+    assert dataset.missing_schema(org.data_dir) == []
+
+
+def test_cached_copy_without_an_index_of_the_models_is_built_again(bench) -> None:  # type: ignore[no-untyped-def]
+    dataset, _boards = bench
+    org = dataset.cached_boards(2, 6, log=lambda line: None)
+    conn = sqlite3.connect(dataset.db_path(org.data_dir))
+    conn.execute("DROP INDEX ix_attendance_meeting_status_member")  # as if 0008 changed since
+    conn.close()
+    assert dataset.missing_schema(org.data_dir) == ["index ix_attendance_meeting_status_member"]
+
+    logged: list[str] = []
+    again = dataset.cached_boards(2, 6, log=logged.append)
+    assert "lacks index ix_attendance_meeting_status_member" in logged[0]
+    assert any("built in" in line for line in logged)
+    assert dataset.missing_schema(again.data_dir) == []
 
 
 def test_harness_measures_both_organisations_and_writes_its_figures(  # type: ignore[no-untyped-def]
