@@ -24,7 +24,11 @@ def bench(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-u
 
     monkeypatch.setattr(dataset, "CACHE", tmp_path / "cache")
     yield dataset, boards
-    sys.modules.pop("boards", None)
+    # The bench's modules have plain names (bench/profile.py would shadow the standard
+    # library's): none stays imported after the test.
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, "__file__", None) or "/").parent == BENCH:
+            del sys.modules[name]
 
 
 def _count(db: Path, sql: str) -> int:
