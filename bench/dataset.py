@@ -1,6 +1,7 @@
 """Synthetic organisations for the benchmarks, built with bulk inserts and cached.
 
     python bench/dataset.py --members 100000        # build (or reuse) and print where it is
+    python bench/dataset.py --branches 1000 [--per-branch 50]   # the boards' organisation
 
 An organisation of ``members`` members: one committee (C01), branches of two groups of 15
 members each (B0001, B0001-G1, ...), a year of organisational life per branch (a monthly theme
@@ -15,6 +16,14 @@ at a time), so the rows are written with ``sqlite3.executemany``, in the formats
 writes (datetimes with microseconds, booleans as 0/1), after ``qrservice init-db`` made the
 schema. A built data folder is kept in ``bench/.cache/`` and reused; ``init-db`` runs on it
 again at each use, so a newer migration is applied to the cached copy instead of rebuilding it.
+
+The boards' organisations (``cached_boards``, for ``bench/boards.py``) are shaped for what a
+board measures instead: B branches of M members in two or three groups, a branch committee,
+every 三会一课 meeting kind (some left out, some cancelled), attendance habits that differ
+between branches, officers' points, dues with arrears of three and six months and more,
+exemptions, pending leave, make-up and transfers, minutes on most meetings, branch targets;
+the settled dues months are then derived by the app's own ``rebuild_settled``. A cached copy
+that lacks a table, column or index of the models is built again.
 """
 
 from __future__ import annotations
