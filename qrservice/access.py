@@ -126,6 +126,11 @@ ROUTES: dict[str, frozenset[str]] = {
     "devices.new": OFFICERS,
     "devices.pairing_code": IN_SCOPE,
     "devices.revoke": IN_SCOPE,
+    # Boards: each officer's overview (a secretary's is their branch's board); a branch's board
+    # and a unit's activity record for the officers over it.
+    "boards.overview": OFFICERS,
+    "boards.board": IN_SCOPE,
+    "boards.activity": IN_SCOPE,
     # Who needs attention: each officer's own scope by default; a unit chosen must be in it.
     "attention.index": IN_SCOPE,
     "attention.export": IN_SCOPE,

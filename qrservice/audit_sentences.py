@@ -842,11 +842,15 @@ def _sentences() -> dict[str, Sentence]:
         # Reports.
         "report.branch": lambda actor, subject, b, a, n: _(
             "%(actor)s printed the report of %(unit)s for %(period)s",
-            actor=actor, unit=subject, period=a.get("period", "?"),
+            actor=actor,
+            unit=subject,
+            period=a.get("period", "?"),
         ),  # fmt: skip
         "report.committee": lambda actor, subject, b, a, n: _(
             "%(actor)s printed the committee report of %(unit)s for %(period)s",
-            actor=actor, unit=subject, period=a.get("period", "?"),
+            actor=actor,
+            unit=subject,
+            period=a.get("period", "?"),
         ),  # fmt: skip
         # Dues.
         "dues.rate": _dues_rate,

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from cards.tokens import KeyRing
 from qrservice.audit import Actor
+from qrservice.boards.periods import period_of
+from qrservice.boards.targets import set_target_under, write_note
 from qrservice.life.attendance import correct_attendance
 from qrservice.life.dues import add_exemption, record_payment, set_dues_rate
 from qrservice.life.meeting_plans import PlanFields, create_plan
@@ -167,6 +169,13 @@ MEETING_HOUR = 15
 
 #: Offices of each branch committee (支委), held by the branch's first members.
 OFFICES = ("secretary", "organisation", "publicity")
+#: 三会一课 meetings the demo's branches did not hold (unit, kind, months ago), and the
+#: branch that held no party lecture last quarter: the boards' gaps.
+SKIPPED = {("B03-G2", "group", 2), ("B02", "branch_committee", 4)}
+LECTURE_SKIPPED = ("B04", "lecture")
+#: The committee's targets for its branches (measure, must-reach, stretch).
+TARGETS = (("compliance", 100, None), ("attendance", 80, 90), ("dues", 85, 95),
+           ("warnings", 3, 0))  # fmt: skip
 #: The demo member exempt from dues (long-term sick leave), with the reason.
 EXEMPT = ("20260090", "长期病休，经支部委员会研究免交党费")
 
@@ -206,6 +215,10 @@ def _organisational_life(
                 plan.append((branch, "branch_general", f"{quarter}支部党员大会", 2, 5))
                 plan.append((branch, "lecture", f"{quarter}党课", 2, 12))
             for unit, kind, title, points, day in plan:
+                if (unit.code, kind, 12 - i) in SKIPPED or (
+                    (branch.code, kind) == LECTURE_SKIPPED and i < 12 and i >= 9
+                ):
+                    continue  # not held: the boards show the gap
                 starts = from_local(datetime(month.year, month.month, day, MEETING_HOUR))
                 if starts + timedelta(hours=2) >= now:
                     continue
@@ -217,7 +230,23 @@ def _organisational_life(
     _meeting_open_now(s, rng, ring, actor, branches[0], now)
     _coming_meetings(s, actor, committee, branches[0], today)
     _life(s, rng, actor, members, branches, today, now)
+    _targets(s, actor, committee, branches[3], today)
     return {"meetings": meetings + 1, "attendance": attendance_rows}
+
+
+def _targets(s: Session, actor: Actor, committee: Unit, branch: Unit, today: date) -> None:
+    """The committee's targets for every branch, and the plan–do–check–act note the branch
+    without a lecture last quarter wrote on its missed 三会一课 target."""
+    for measure, must, stretch in TARGETS:
+        set_target_under(s, actor, committee, measure, must, stretch)
+    last_quarter = period_of("quarter", today).previous()
+    write_note(
+        s, actor, branch, "compliance", last_quarter.key,
+        plan="每季度第三个月第二周安排党课，由书记讲授。",
+        do="上季度因换届筹备未安排党课。",
+        check="三会一课完成率未达必达目标，缺党课一次。",
+        act="本季度首月补上党课，并列入支部工作计划。",
+    )  # fmt: skip
 
 
 def _past_meeting(

@@ -137,8 +137,9 @@ def _number(value: Any) -> str:
 def targets_list(unit_code: str, period: str | None) -> None:
     """Print the targets of a branch (or of every branch under a committee)."""
     from qrservice.boards.measures import branch_measures
+    from qrservice.boards.overview import branches_under
     from qrservice.boards.periods import PeriodError, parse_period
-    from qrservice.boards.targets import branches_under, targets_of
+    from qrservice.boards.targets import targets_of
     from qrservice.models import BOARD_MEASURES
     from qrservice.timeutil import local_today
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
 from qrservice.boards.figures import BranchMeasures, TargetCheck
+from qrservice.boards.overview import branches_under
 from qrservice.boards.periods import Period, PeriodError, parse_period
 from qrservice.models import BOARD_MEASURES, BoardTarget, TargetNote, Unit
 from qrservice.timeutil import half_width, local_today, utcnow
@@ -187,18 +188,6 @@ def set_target(
         select(BoardTarget).where(BoardTarget.unit_id == unit.id, BoardTarget.measure == measure)
     )
     return _apply(s, actor, unit, measure, must, high, held)
-
-
-def branches_under(s: Session, committee: Unit) -> list[Unit]:
-    """The open branches in ``committee``'s subtree, by code."""
-    return list(
-        s.scalars(
-            select(Unit)
-            .where(Unit.kind == "branch", Unit.closed_at.is_(None))
-            .where(Unit.path.startswith(committee.path, autoescape=True))
-            .order_by(Unit.code)
-        )
-    )
 
 
 def set_target_under(
