@@ -27,6 +27,7 @@ from reportlab.lib.attrmap import AttrMap, AttrMapValue
 
 from cards.pdf import fit_text, register_fonts, text_runs, text_width
 from qrservice.boards.figures import BranchMeasures, Compliance, PointsFigures, Rate, TrendPoint
+from qrservice.models import BOARD_MEASURES
 
 #: The font families an SVG asks the browser for: its Chinese fonts, then any sans-serif.
 SVG_FONTS = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
@@ -49,13 +50,11 @@ PERCENT_MEASURES = ("compliance", "attendance", "dues")
 
 
 def measure_names() -> dict[str, str]:
-    return {
-        "compliance": _("Required meetings held"),
-        "attendance": _("Attendance rate"),
-        "dues": _("Dues collected"),
-        "points": _("Average points"),
-        "warnings": _("Members warned"),
-    }
+    """The measures' names as chart titles: the boards' names, capitalised."""
+    from qrservice.boards.targets import measure_name
+
+    names = {m: measure_name(m) for m in BOARD_MEASURES}
+    return {m: name[:1].upper() + name[1:] for m, name in names.items()}
 
 
 def kind_names() -> dict[str, str]:
