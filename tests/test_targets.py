@@ -24,7 +24,7 @@ from qrservice.boards.targets import (
     write_note,
 )
 from qrservice.cli import main
-from qrservice.models import AuditEvent, BoardTarget, TargetNote, Unit, User
+from qrservice.models import BOARD_MEASURES, AuditEvent, BoardTarget, TargetNote, Unit, User
 from tests.test_scan_costs import statements_of
 
 ACTOR = Actor.system("test")
@@ -60,6 +60,32 @@ def _user(s, username: str) -> User:
     return s.scalar(select(User).where(User.username == username))
 
 
+def _clear_targets(app, *codes: str) -> None:
+    """Remove the targets the demo set for the branches, as an organiser does: both blank."""
+    with app.app_context():
+        s = db.session()
+        for code in codes:
+            for measure in BOARD_MEASURES:
+                set_target(s, ACTOR, _unit(s, code), measure, "", "")
+        s.commit()
+    for code in codes:
+        assert _targets(app, code) == {}
+
+
+def _trail_mark(app) -> int:
+    """The last trail entry so far: the entries after it are the test's own."""
+    with app.app_context():
+        return db.session().scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def _events(app, action: str, since: int) -> int:
+    """How many trail entries of ``action`` were made after ``since``."""
+    with app.app_context():
+        query = select(func.count()).select_from(AuditEvent)
+        query = query.where(AuditEvent.action == action, AuditEvent.id > since)
+        return db.session().scalar(query)
+
+
 # Setting targets.
 
 
@@ -88,6 +114,8 @@ def test_a_bad_target_is_refused_naming_its_field_and_nothing_is_written(
 
 
 def test_targets_are_set_changed_and_removed_with_the_trail(app):
+    _clear_targets(app, "B01")
+    since = _trail_mark(app)
     with app.app_context():
         s = db.session()
         b01 = _unit(s, "B01")
@@ -107,8 +135,8 @@ def test_targets_are_set_changed_and_removed_with_the_trail(app):
         set_target(s, ACTOR, _unit(s, "B01"), "points", "", "  ")  # both blank: removed
         s.commit()
     assert "points" not in _targets(app, "B01")
-    assert _count(app, AuditEvent, action="target.set") == 4
-    assert _count(app, AuditEvent, action="target.remove") == 1
+    assert _events(app, "target.set", since) == 4
+    assert _events(app, "target.remove", since) == 1
 
 
 def test_targets_are_for_branches_only(app):
@@ -120,6 +148,7 @@ def test_targets_are_for_branches_only(app):
 
 
 def test_a_secretary_may_not_set_targets_nor_an_organiser_outside_the_branch(app):
+    _clear_targets(app, "B01")
     with app.app_context():
         s = db.session()
         secretary = _user(s, "secretary1")
@@ -160,6 +189,8 @@ def test_target_checks_fill_rows_with_the_periods_note_in_two_statements(app):
         s = db.session()
         branches = list(s.scalars(select(Unit).where(Unit.kind == "branch").order_by(Unit.code)))
         for branch in branches:
+            for measure in BOARD_MEASURES:  # the demo's targets: removed, as an organiser does
+                set_target(s, ACTOR, branch, measure, "", "")
             set_target(s, ACTOR, branch, "attendance", "85", "95")
             set_target(s, ACTOR, branch, "warnings", "2", "0")
         write_note(s, ACTOR, branches[0], "attendance", "2026-q3", "多提醒", "", "", "")
@@ -213,6 +244,7 @@ def test_the_organiser_sets_a_branchs_targets_on_its_page(client, auth, app):
 
 def test_bad_targets_on_the_page_are_a_422_naming_each_field(client, auth, app):
     b01 = _unit_id(app, "B01")
+    _clear_targets(app, "B01")
     auth.login()
     answer = client.post(f"/boards/{b01}/targets", headers=EN, data={
         "must_reach-attendance": "85", "must_reach-dues": "120", "stretch-points": "x",
@@ -226,6 +258,7 @@ def test_bad_targets_on_the_page_are_a_422_naming_each_field(client, auth, app):
 
 def test_a_secretary_reads_the_targets_but_may_not_set_them(client, auth, app):
     b01 = _unit_id(app, "B01")
+    _clear_targets(app, "B01")
     auth.as_secretary(1)
     page = client.get(f"/boards/{b01}/targets")
     assert page.status_code == 200
@@ -237,12 +270,13 @@ def test_a_secretary_reads_the_targets_but_may_not_set_them(client, auth, app):
 
 def test_another_branchs_secretary_gets_404(client, auth, app):
     b01 = _unit_id(app, "B01")
+    notes = _count(app, TargetNote)
     auth.as_secretary(2)
     assert client.get(f"/boards/{b01}/targets").status_code == 404
     assert client.get(f"/boards/{b01}/notes/attendance?period=2026-Q3").status_code == 404
     assert client.post(f"/boards/{b01}/notes/attendance?period=2026-Q3",
                        data={"plan": "x"}).status_code == 404  # fmt: skip
-    assert _count(app, TargetNote) == 0
+    assert _count(app, TargetNote) == notes
 
 
 def test_a_group_or_an_unknown_unit_has_no_targets_page(client, auth, app):
@@ -266,16 +300,22 @@ def test_the_same_targets_for_every_branch_under_the_committee_after_confirming(
             select(func.count()).select_from(Unit).where(Unit.kind == "branch",
                                                          Unit.closed_at.is_(None))
         )  # fmt: skip
+    b03 = _targets(app, "B03")
+    held = _count(app, BoardTarget)
+    wanted = {"measure": "dues", "must_reach": Decimal("90.0"), "stretch": Decimal("100.0")}
+    assert _count(app, BoardTarget, **wanted) == 0
+    since = _trail_mark(app)
     auth.login()
     form = {"must_reach-dues": "90", "stretch-dues": "100", "apply": "all"}
     asked = client.post(f"/boards/{b01}/targets", data=form)
     assert asked.status_code == 200 and 'name="confirm"' in asked.get_data(as_text=True)
-    assert _count(app, BoardTarget) == 0
+    assert _count(app, BoardTarget, **wanted) == 0 and _count(app, BoardTarget) == held
+    assert _targets(app, "B03") == b03
     done = client.post(f"/boards/{b01}/targets", data={**form, "confirm": "yes"})
     assert done.status_code == 303
-    assert _count(app, BoardTarget, measure="dues") == branches
-    assert _count(app, AuditEvent, action="target.set") == branches
-    assert _targets(app, "B03") == {"dues": (Decimal("90.0"), Decimal("100.0"))}
+    assert _count(app, BoardTarget, **wanted) == branches
+    assert _events(app, "target.set", since) == branches
+    assert _targets(app, "B03") == {**b03, "dues": (Decimal("90.0"), Decimal("100.0"))}
 
 
 # Notes.
@@ -283,6 +323,7 @@ def test_the_same_targets_for_every_branch_under_the_committee_after_confirming(
 
 def test_the_secretary_writes_and_edits_a_note(client, auth, app):
     b01 = _unit_id(app, "B01")
+    since = _trail_mark(app)
     auth.as_secretary(1)
     url = f"/boards/{b01}/notes/attendance?period=2026-Q3"
     assert client.get(url).status_code == 200
@@ -292,12 +333,12 @@ def test_the_secretary_writes_and_edits_a_note(client, auth, app):
                                     "check": "出勤率升到90%", "act": "保持"})  # fmt: skip
     assert edited.status_code == 303
     with app.app_context():
-        notes = list(db.session().scalars(select(TargetNote)))
+        notes = list(db.session().scalars(select(TargetNote).where(TargetNote.unit_id == b01)))
         assert [(n.measure, n.period, n.plan_text, n.do_text, n.act_text) for n in notes] == [
             ("attendance", "2026-Q3", "会前一天电话提醒", "提醒了12人", "保持")
         ]
         assert notes[0].written_by == "user:secretary1"
-    assert _count(app, AuditEvent, action="target.note") == 2
+    assert _events(app, "target.note", since) == 2
     shown = client.get(url).get_data(as_text=True)
     assert "提醒了12人" in shown
 
@@ -305,6 +346,7 @@ def test_the_secretary_writes_and_edits_a_note(client, auth, app):
 def test_a_note_too_long_or_empty_is_refused_naming_the_field(client, auth, app):
     b01 = _unit_id(app, "B01")
     auth.as_secretary(1)
+    notes = _count(app, TargetNote)
     url = f"/boards/{b01}/notes/dues?period=2026-08"
     long = client.post(url, headers=EN, data={"plan": "短", "check": "长" * 2001})
     assert long.status_code == 422
@@ -314,10 +356,11 @@ def test_a_note_too_long_or_empty_is_refused_naming_the_field(client, auth, app)
     assert 'id="note-error"' in empty.get_data(as_text=True)
     fits = client.post(url, data={"act": "长" * 2000})
     assert fits.status_code == 303
-    assert _count(app, TargetNote) == 1
+    assert _count(app, TargetNote) == notes + 1
 
 
 def test_note_validation_names_measure_and_period(app):
+    notes = _count(app, TargetNote)
     with app.app_context():
         s = db.session()
         with pytest.raises(TargetError) as refused:
@@ -326,7 +369,7 @@ def test_note_validation_names_measure_and_period(app):
         with pytest.raises(TargetRefused):
             write_note(s, other, _unit(s, "B01"), "dues", "2026-Q3", "计划", None, None, None)
     assert set(refused.value.errors) == {"measure", "period"}
-    assert _count(app, TargetNote) == 0
+    assert _count(app, TargetNote) == notes
 
 
 def test_an_unknown_measure_in_a_note_address_is_404(client, auth, app):
@@ -337,6 +380,7 @@ def test_an_unknown_measure_in_a_note_address_is_404(client, auth, app):
 def test_the_trail_reads_as_sentences(app):
     from qrservice.audit_sentences import describe_event, load_names
 
+    since = _trail_mark(app)
     with app.app_context():
         s = db.session()
         set_target(s, ACTOR, _unit(s, "B01"), "attendance", "85", "95")
@@ -344,7 +388,8 @@ def test_the_trail_reads_as_sentences(app):
         s.commit()
     with app.test_request_context(headers=EN):
         s = db.session()
-        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action.like("target.%"))
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action.like("target.%"),
+                                                         AuditEvent.id > since)
                                 .order_by(AuditEvent.id)))  # fmt: skip
         said = [describe_event(e, load_names(s, events)) for e in events]
     assert said[0].startswith("Test set the targets of ")
@@ -356,6 +401,7 @@ def test_the_trail_reads_as_sentences(app):
 
 
 def test_targets_on_the_command_line(runner, app):
+    _clear_targets(app, "B01")
     done = runner.invoke(main, ["targets", "set", "--unit", "B01", "--measure", "attendance",
                                 "--must", "85", "--stretch", "95"])  # fmt: skip
     assert done.exit_code == 0, done.output
@@ -372,13 +418,19 @@ def test_targets_on_the_command_line(runner, app):
 
 
 def test_targets_for_every_branch_under_a_committee_on_the_command_line(runner, app):
+    codes = ("B01", "B02", "B03", "B04")
+    held = {code: _targets(app, code) for code in codes}
+    assert all(held[code].get("warnings") != (Decimal("3.0"), Decimal("1.0")) for code in codes)
     done = runner.invoke(main, ["targets", "set", "--all-under", "C01", "--measure", "warnings",
                                 "--must", "3", "--stretch", "1"])  # fmt: skip
     assert done.exit_code == 0, done.output
-    for code in ("B01", "B02", "B03", "B04"):
-        assert _targets(app, code) == {"warnings": (Decimal("3.0"), Decimal("1.0"))}
+    for code in codes:
+        assert _targets(app, code) == {**held[code], "warnings": (Decimal("3.0"), Decimal("1.0"))}
     listed = runner.invoke(main, ["targets", "list", "--unit", "C01"])
-    assert listed.exit_code == 0 and listed.output.count("warnings") >= 4
+    assert listed.exit_code == 0
+    lines = [line.split() for line in listed.output.splitlines()]
+    for code in codes:
+        assert [code, "warnings", "must", "3.0", "stretch", "1.0"] in lines
 
 
 def test_a_note_on_the_command_line_keeps_the_parts_not_given(runner, app):
@@ -389,7 +441,14 @@ def test_a_note_on_the_command_line_keeps_the_parts_not_given(runner, app):
                                   "--period", "2026-Q3", "--check", "检查"])  # fmt: skip
     assert second.exit_code == 0, second.output
     with app.app_context():
-        note = db.session().scalar(select(TargetNote))
+        b01 = _unit(db.session(), "B01")
+        note = db.session().scalar(
+            select(TargetNote).where(
+                TargetNote.unit_id == b01.id,
+                TargetNote.period == "2026-Q3",
+                TargetNote.measure == "attendance",
+            )
+        )
         assert (note.plan_text, note.do_text, note.check_text, note.act_text) == (
             "计划", "执行", "检查", None,
         )  # fmt: skip
