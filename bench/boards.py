@@ -450,7 +450,8 @@ def _call(subject: Subject, figure: str) -> Callable[[], Any]:
 
 
 def check_samples(small: Subject, large: Subject) -> None:
-    """One of each call, checked for what it should hold, before anything is timed."""
+    """One of each call, checked for what it should hold, before anything is timed: the
+    overview has a row per branch, each measured board's head equals its row, pages are HTML."""
     from qrservice.boards.board import branch_board
     from qrservice.boards.overview import overview
     from qrservice.models import Unit
@@ -478,9 +479,24 @@ def check_samples(small: Subject, large: Subject) -> None:
                 f"{len(board.warned)} warned, {len(board.pending_leave)} leave and "
                 f"{len(board.pending_makeup)} make-up pending, {len(board.untraced)} untraced"
             )
+            # Each measured board's head is its branch's row of the overview.
+            by_branch = {r.unit_id: r for r in rows}
+            for branch_id in subject.branch_ids:
+                head = branch_board(s, s.get(Unit, branch_id), subject.period, subject.today)
+                if _head(head.measures) != _head(by_branch[branch_id]):
+                    raise SystemExit(
+                        f"the board of unit {branch_id} and its overview row differ: "
+                        f"{_head(head.measures)} against {_head(by_branch[branch_id])}"
+                    )
         for page in (subject.board_page(), subject.overview_page()):
             if b"<html" not in page.lower():
                 raise SystemExit("a board page is not HTML")
+
+
+def _head(m: Any) -> tuple[Any, ...]:
+    """What a board's head and an overview row both show (the amount owed is the board's)."""
+    dues = dataclasses.replace(m.dues, owed_fen=None)
+    return (m.members, m.compliance.percent, m.attendance, dues, m.points.total, m.yellow, m.red)
 
 
 def _spread(values: Any) -> str:
