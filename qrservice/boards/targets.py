@@ -220,13 +220,15 @@ def set_target_under(
     return changed
 
 
-def targets_of(s: Session, unit_ids: Iterable[int]) -> dict[int, dict[str, BoardTarget]]:
-    """unit id → measure → its target, in one statement."""
+def targets_of(s: Session, unit_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """unit id → measure → its target (a row with the table's columns), in one statement.
+    Rows, not ORM objects: the overview reads thousands."""
     ids = list(unit_ids)
-    out: dict[int, dict[str, BoardTarget]] = {unit_id: {} for unit_id in ids}
+    out: dict[int, dict[str, Any]] = {unit_id: {} for unit_id in ids}
     if not ids:
         return out
-    for target in s.scalars(select(BoardTarget).where(BoardTarget.unit_id.in_(ids))):
+    table = BoardTarget.__table__
+    for target in s.execute(select(table).where(table.c.unit_id.in_(ids))):
         out.setdefault(target.unit_id, {})[target.measure] = target
     return out
 
