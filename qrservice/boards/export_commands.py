@@ -54,7 +54,10 @@ def export_cmd(
                     s, kind, _scope(s, unit_code), fmt, period, meeting, today
                 )
             except exports.ExportError as exc:
-                raise click.UsageError("; ".join(exc.errors.values())) from exc
+                # Each error under its option, whatever the language of its message.
+                raise click.UsageError(
+                    "; ".join(f"--{field}: {message}" for field, message in exc.errors.items())
+                ) from exc
             except LookupError as exc:
                 raise click.UsageError(f"meeting: no meeting {meeting} in that unit") from exc
             headers, rows = exports.export_table(s, choice, lang, today)
