@@ -237,31 +237,29 @@ def compliance_of(
         held[(unit_id, kind, slot.start)] += count
 
     slot_begins = {slot.start: _utc(slot.start) for _rule, slots in plan for slot in slots}
+    # Plain values: this loop runs for every slot of every branch (tens of thousands).
+    steps = [(r.meeting_kind, r.per_unit == "group", r.minimum, slots) for r, slots in plan]
     for branch in branches:
         found: list[ComplianceSlot] = []
-        for rule, slots in plan:
+        own = [branch]
+        for kind, per_group, minimum, slots in steps:
             for slot in slots:
-                if rule.per_unit == "branch":
-                    units = [branch]
-                else:
+                units = own
+                if per_group:
                     begins = slot_begins[slot.start]
                     units = [
                         g
-                        for g in groups.get(branch.id, [])
+                        for g in groups.get(branch.id, ())
                         if g.closed_at is None or g.closed_at >= begins
                     ]
+                ended = slot.end <= today
                 for each in units:
-                    count = held[(each.id, rule.meeting_kind, slot.start)]
-                    if count >= rule.minimum:
-                        state = "met"
-                    elif slot.end <= today:
-                        state = "missed"
-                    else:
-                        state = "due"
+                    count = held[(each.id, kind, slot.start)]
+                    state = "met" if count >= minimum else "missed" if ended else "due"
                     found.append(
                         ComplianceSlot(
-                            kind=rule.meeting_kind, unit_id=each.id, unit_name=each.name,
-                            slot=slot, required=rule.minimum, held=count, state=state,
+                            kind=kind, unit_id=each.id, unit_name=each.name, slot=slot,
+                            required=minimum, held=count, state=state,
                         )
                     )  # fmt: skip
         out[branch.id] = Compliance(tuple(found))
