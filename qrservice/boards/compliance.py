@@ -232,9 +232,13 @@ def compliance_of(
     ).all()
     frequency_of = {rule.meeting_kind: rule.frequency for rule, _slots in plan}
     held: Counter[tuple[int, str, date]] = Counter()
+    slot_start = {
+        (frequency, k): period_of(frequency, month).start
+        for frequency in set(frequency_of.values())
+        for k, month in enumerate(months)
+    }
     for unit_id, kind, k, count in rows:
-        slot = period_of(frequency_of[kind], months[k])
-        held[(unit_id, kind, slot.start)] += count
+        held[(unit_id, kind, slot_start[(frequency_of[kind], k)])] += count
 
     slot_begins = {slot.start: _utc(slot.start) for _rule, slots in plan for slot in slots}
     # Plain values: this loop runs for every slot of every branch (tens of thousands).

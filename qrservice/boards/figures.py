@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from qrservice.boards.periods import Period
 
@@ -54,10 +54,10 @@ class TrendPoint:
     rate: Rate
 
 
-@dataclass(frozen=True)
-class ComplianceSlot:
+class ComplianceSlot(NamedTuple):
     """One required meeting slot: a kind, a unit (the branch or one of its groups), a month,
-    quarter or year; met, missed (ended without enough meetings) or due (still running)."""
+    quarter or year; met, missed (ended without enough meetings) or due (still running). A
+    named tuple: the overview of a thousand branches makes tens of thousands."""
 
     kind: str
     unit_id: int
