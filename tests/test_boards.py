@@ -85,6 +85,31 @@ def test_overview_warnings_and_arrears_match_each_members_standing(app):
         assert sum(r.red + r.yellow for r in rows) > 0  # the demo has warned members
 
 
+def test_a_member_whose_dues_start_lately_is_warned_from_their_last_meeting(app):
+    """The clock runs from the last meeting attended; only a member who never attended one
+    counts from when they came under watch (their dues start). Both as the member's page."""
+    from tests.test_attention import add_member, attend
+
+    lapsed = add_member(app, "A0101", "B01-G1", dues_months_ago=1)
+    attend(app, lapsed, "B01-G1", days_ago=240)
+    newcomer = add_member(app, "A0102", "B01-G1", dues_months_ago=1)
+    with app.app_context():
+        s = db.session()
+        today = local_today()
+        committee = s.scalar(select(Unit).where(Unit.code == "C01"))
+        b01 = s.scalar(select(Unit).where(Unit.code == "B01"))
+        row = next(
+            r
+            for r in overview(s, committee, period_of("month", today), today).rows
+            if r.code == "B01"
+        )
+        listing = attention_list(s, b01, AttentionFilter("all"), today)
+        warning = {r.member.id: r.standing.warning for r in listing.rows}
+    assert warning.get(lapsed) == "red" and warning.get(newcomer) is None
+    assert row.red == sum(1 for w in warning.values() if w == "red")
+    assert row.yellow == sum(1 for w in warning.values() if w == "yellow")
+
+
 def test_board_attendance_matches_the_attendance_rows_of_its_closed_meetings(app):
     with app.app_context():
         s = db.session()

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from qrservice.boards.figures import BranchMeasures, DuesFigures, PointsFigures, Rate
@@ -71,20 +71,19 @@ def _month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def _life_since(cut: date, member_id: Any = None) -> Any:
+def _life_since(cut: date | None, member_id: Any = None) -> Any:
     """Members with organisational life in a meeting starting after the day ``cut`` (as the
-    member's page reads the stored start): membership of the set of such members, or, given
-    the column of one ``member_id``, an EXISTS for that member."""
-    after = datetime.combine(cut + timedelta(days=1), datetime.min.time())
+    member's page reads the stored start; None: ever): membership of the set of such members,
+    or, given the column of one ``member_id``, an EXISTS for that member."""
     life = (
         select(Attendance.member_id)
         .join(Meeting, Meeting.id == Attendance.meeting_id)
-        .where(
-            Meeting.starts_at >= after,
-            Meeting.status != "cancelled",
-            Attendance.status.in_(LIFE),
-        )
+        .where(Meeting.status != "cancelled", Attendance.status.in_(LIFE))
     )
+    if cut is not None:
+        life = life.where(
+            Meeting.starts_at >= datetime.combine(cut + timedelta(days=1), datetime.min.time())
+        )
     if member_id is not None:
         return life.where(Attendance.member_id == member_id).exists()
     return Member.id.in_(life.distinct())
@@ -164,7 +163,13 @@ def _member_counts(
         }
 
         def warned(months: int) -> Any:
-            no_life = and_(c[f"watched_{months}"], ~life[months])
+            # Without life since the cut-off, the clock runs from the last life before it, or,
+            # for a member with none ever, from when they came under watch (as the member's
+            # page counts it).
+            no_life = case(
+                (life[months], false()),
+                else_=or_(c[f"watched_{months}"], _life_since(None, member_id=c.id)),
+            )
             if "arrears_months" in c:
                 return or_(no_life, c.arrears_months >= months)
             return no_life
