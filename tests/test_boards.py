@@ -491,6 +491,8 @@ def test_organiser_reads_last_quarters_gaps_and_targets_and_prints_the_report(
         board_words = text_of(board.get_data(as_text=True))
         assert "Missing meetings" in board_words
         assert board_words.count("held 0 of 1") == 4
+        # Targets as they were set: "80%", not "80.0%".
+        assert "dues settled 100% 80% 100% stretch reached" in board_words
 
         # The committee's report, printed: its summary and each branch's page say the same.
         pdf = web.get(f"/reports/committee/{c01}.pdf?period={quarter.key}", headers=EN)

@@ -68,7 +68,7 @@ def value_text(measure: str, value: Any) -> str:
     """A measure's value as shown: 93%, 12.5, 3; a dash for none."""
     if value is None:
         return "—"
-    text = f"{value:g}" if isinstance(value, (Decimal, float)) else str(value)
+    text = f"{float(value):g}" if isinstance(value, (Decimal, float)) else str(value)
     return f"{text}%" if measure in PERCENT_MEASURES else text
 
 
