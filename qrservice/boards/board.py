@@ -9,6 +9,7 @@ Every part is one or a few statements whatever the branch's size (a test holds t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
 
 from sqlalchemy import func, or_, select
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from qrservice.boards.figures import Board, PointsFigures, Rate, TrendPoint
 from qrservice.boards.measures import attendance_by_kind_and_month, branch_measures, subtree
 from qrservice.boards.periods import Period
+from qrservice.boards.targets import target_checks
 from qrservice.life.assessment import assess
 from qrservice.life.attention import AttentionFilter, attention_list
 from qrservice.life.birthdays import month_birthdays
@@ -128,17 +130,8 @@ def branch_board(s: Session, branch: Unit, period: Period, today: date) -> Board
     measures.yellow = len(warned) - measures.red
     # Owed today, over every member in arrears (the attention list holds them all).
     owed = sum(r.standing.dues.owed_fen for r in attention.rows if "arrears" in r.reasons)
-    measures.dues = type(measures.dues)(
-        measures.dues.owing,
-        measures.dues.settled,
-        measures.dues.collected_fen,
-        measures.dues.in_arrears,
-        owed,
-    )
+    measures.dues = replace(measures.dues, owed_fen=owed)
     measures.points = _points(s, branch, period, measures.members, rankings)
-
-    from qrservice.boards.targets import target_checks
-
     target_checks(s, {branch.id: measures}, period)
     month = _last_month(period, today)
     return Board(
