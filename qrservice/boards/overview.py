@@ -4,11 +4,12 @@ quarterly record of each unit's activity that the committee publishes."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qrservice.boards.figures import ActivityRecord, Overview
+from qrservice.boards.figures import ActivityRecord, BranchMeasures, Overview
 from qrservice.boards.measures import branch_measures, subtree
 from qrservice.boards.periods import Period
 from qrservice.models import AuditEvent, Meeting, MeetingPhoto, Unit, User
@@ -36,18 +37,20 @@ def overview(s: Session, scope: Unit, period: Period, today: date) -> Overview:
     return Overview(scope, period, today, [rows[b.id] for b in branches])
 
 
-def sort_key(sort: str):  # type: ignore[no-untyped-def]
-    """A key for sorting overview rows by ``sort`` (one of SORTS), rows without a value last."""
+def sort_value(row: BranchMeasures, sort: str) -> Any:
+    """What the overview sorts ``row`` on for ``sort`` (one of SORTS); None: no value."""
+    if sort == "code":
+        return row.code
+    if sort == "members":
+        return row.members
+    return row.value(sort)
 
-    def key(row):  # type: ignore[no-untyped-def]
-        if sort == "code":
-            return (0, row.code)
-        if sort == "members":
-            return (0, row.members)
-        value = row.value(sort)
-        return (1, 0) if value is None else (0, value)
 
-    return key
+def sorted_rows(rows: list[BranchMeasures], sort: str, descending: bool) -> list[BranchMeasures]:
+    """The rows by ``sort`` either way, those without a value last (by code)."""
+    valued = [r for r in rows if sort_value(r, sort) is not None]
+    rest = [r for r in rows if sort_value(r, sort) is None]
+    return sorted(valued, key=lambda r: sort_value(r, sort), reverse=descending) + rest
 
 
 def activity_record(s: Session, scope: Unit, quarter: Period) -> list[ActivityRecord]:

@@ -13,7 +13,7 @@ from qrservice import db
 from qrservice.boards import charts
 from qrservice.boards.board import branch_board
 from qrservice.boards.compliance import slot_label
-from qrservice.boards.overview import SORTS, activity_record, sort_key
+from qrservice.boards.overview import SORTS, activity_record, sorted_rows
 from qrservice.boards.overview import overview as overview_of
 from qrservice.boards.periods import Period, PeriodError, parse_period, period_of
 from qrservice.boards.targets import PERCENT_MEASURES, measure_name
@@ -105,11 +105,7 @@ def overview() -> Any:
     descending = request.args.get("order") == "desc"
     today = local_today()
     found = overview_of(db.session(), unit, period, today)
-    rows = sorted(found.rows, key=sort_key(sort), reverse=descending)
-    if descending:  # rows without a value stay last
-        rows = [r for r in rows if sort_key(sort)(r)[0] == 0] + [
-            r for r in rows if sort_key(sort)(r)[0] == 1
-        ]
+    rows = sorted_rows(found.rows, sort, descending)
     # Each row's cells worked out here: a thousand rows render in a fraction of the time.
     board_url = url_for("boards.board", unit_id=0, period=period.key).replace("/0?", "/{}?", 1)
     cells = [[(value_text(m, r.value(m)), r.targets.get(m)) for m in BOARD_MEASURES] for r in rows]
