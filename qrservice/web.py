@@ -119,9 +119,13 @@ def _csrf_error(exc: CSRFError) -> Any:
     return render_template("error.html", code=400, csrf=True), 400
 
 
+#: What a download is, by its format: tables and the PDF reports.
+DOWNLOAD_TYPES = {**MIMETYPES, "pdf": "application/pdf"}
+
+
 def send_export(data: bytes, fmt: str, filename: str, action: str, unit: Unit,
                 after: dict[str, Any]) -> Response:  # fmt: skip
-    """A table leaving the service as a download, recorded in the trail first.
+    """A table or report leaving the service as a download, recorded in the trail first.
 
     The export was read without the write lock; the audit row is a short write of its own,
     committed before the data leaves (a read transaction turned writer would fail if a
@@ -133,7 +137,7 @@ def send_export(data: bytes, fmt: str, filename: str, action: str, unit: Unit,
         record(w, Actor.of(current_user), action, "unit", unit.id, after=after)
     return Response(
         data,
-        content_type=MIMETYPES[fmt],
+        content_type=DOWNLOAD_TYPES[fmt],
         headers={
             "Content-Disposition": f"attachment; filename={filename}",
             "Cache-Control": "no-store",

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from qrservice.boards.figures import Board, PointsFigures, Rate, TrendPoint
-from qrservice.boards.measures import attendance_by_kind_and_month, branch_measures, subtree
+from qrservice.boards.measures import attendance_by_kind_and_month, branch_measures
 from qrservice.boards.periods import Period
 from qrservice.boards.targets import target_checks
 from qrservice.life.assessment import assess
@@ -26,6 +26,7 @@ from qrservice.life.requests import pending_leave, pending_makeup
 from qrservice.life.trace import overdue_traces
 from qrservice.models import MEETING_KINDS, Member, PointsEntry, Transfer, Unit
 from qrservice.org.organisation import current_organisation
+from qrservice.org.units import in_subtree
 from qrservice.timeutil import add_months, from_local, local_time, month_start, utcnow
 
 TREND_MONTHS = 12
@@ -55,7 +56,7 @@ def _points(
             & (PointsEntry.at >= period.starts_at)
             & (PointsEntry.at < period.ends_at),
         )
-        .where(Member.active.is_(True), subtree(branch))
+        .where(Member.active.is_(True), in_subtree(branch))
         .group_by(Member.id, Member.name, Member.number)
         .order_by(Member.number)
     )
@@ -71,7 +72,7 @@ def _points(
 
 
 def _pending_transfers(s: Session, branch: Unit) -> list[Transfer]:
-    inside = select(Unit.id).where(subtree(branch))
+    inside = select(Unit.id).where(in_subtree(branch))
     return list(
         s.scalars(
             select(Transfer)

@@ -32,6 +32,7 @@ from qrservice.life.attention import AttentionFilter, attention_list
 from qrservice.life.attention import export_headers as attention_headers
 from qrservice.life.attention import export_row as attention_row
 from qrservice.life.dues import dues_statuses
+from qrservice.life.meetings import ATTENDED
 from qrservice.life.points_ledger import source_names
 from qrservice.models import (
     Attendance,
@@ -42,6 +43,7 @@ from qrservice.models import (
     Unit,
 )
 from qrservice.org.members_io import EXPORT_COLUMNS, _export_values
+from qrservice.org.units import in_subtree
 from qrservice.timeutil import add_months, local_time
 
 #: The exports, in the order the exports page lists them.
@@ -50,8 +52,6 @@ FORMATS = ("csv", "xlsx")
 LANGS = ("zh", "en")
 #: Exports read over a period (2026-08, 2026-Q3, 2026).
 PERIOD_KINDS = ("matrix", "points", "dues")
-#: Attendance statuses that count as attended (figures.Rate).
-ATTENDED = ("present", "late", "made_up")
 
 Table = tuple[list[str], list[list[Any]]]
 
@@ -87,10 +87,6 @@ def _language(lang: str) -> Iterator[None]:
         raise ValueError(f"unknown export language {lang!r}")
     with force_locale(lang):
         yield
-
-
-def _in_scope(scope: Unit) -> Any:
-    return Unit.path.startswith(scope.path, autoescape=True)
 
 
 def _yuan(fen: int | None) -> Decimal | None:
@@ -139,7 +135,7 @@ def roster(s: Session, scope: Unit, lang: str, today: date) -> Table:
                 selectinload(Member.unit).selectinload(Unit.parent),
                 selectinload(Member.host_unit),
             )
-            .where(_in_scope(scope), Member.active.is_(True))
+            .where(in_subtree(scope), Member.active.is_(True))
             .order_by(Member.number)
         )
     )
@@ -228,7 +224,7 @@ def period_meetings(s: Session, scope: Unit, period: Period) -> list[Meeting]:
             select(Meeting)
             .join(Meeting.unit)
             .where(
-                _in_scope(scope),
+                in_subtree(scope),
                 Meeting.status.in_(("open", "closed")),
                 Meeting.starts_at >= period.starts_at,
                 Meeting.starts_at < period.ends_at,
@@ -249,7 +245,7 @@ def attendance_matrix(s: Session, scope: Unit, period: Period, lang: str) -> Tab
             select(Member)
             .join(Member.unit)
             .options(selectinload(Member.unit))
-            .where(_in_scope(scope), Member.active.is_(True))
+            .where(in_subtree(scope), Member.active.is_(True))
             .order_by(Member.number)
         )
     )
@@ -259,13 +255,13 @@ def attendance_matrix(s: Session, scope: Unit, period: Period, lang: str) -> Tab
             select(Meeting.id)
             .join(Meeting.unit)
             .where(
-                _in_scope(scope),
+                in_subtree(scope),
                 Meeting.status.in_(("open", "closed")),
                 Meeting.starts_at >= period.starts_at,
                 Meeting.starts_at < period.ends_at,
             )
         )
-        ours = select(Member.id).join(Member.unit).where(_in_scope(scope), Member.active.is_(True))
+        ours = select(Member.id).join(Member.unit).where(in_subtree(scope), Member.active.is_(True))
         for member_id, meeting_id, status in s.execute(
             select(Attendance.member_id, Attendance.meeting_id, Attendance.status).where(
                 Attendance.meeting_id.in_(held), Attendance.member_id.in_(ours)
@@ -318,7 +314,7 @@ def points_ledger(s: Session, scope: Unit, period: Period, lang: str) -> Table:
         .join(Unit, Unit.id == Member.unit_id)
         .outerjoin(Meeting, Meeting.id == PointsEntry.meeting_id)
         .where(
-            _in_scope(scope),
+            in_subtree(scope),
             PointsEntry.at >= period.starts_at,
             PointsEntry.at < period.ends_at,
         )
@@ -377,7 +373,7 @@ def dues_ledger(s: Session, scope: Unit, period: Period, lang: str) -> Table:
         .join(Member, Member.id == DuesPayment.member_id)
         .join(Unit, Unit.id == Member.unit_id)
         .where(
-            _in_scope(scope),
+            in_subtree(scope),
             DuesPayment.paid_on >= period.start,
             DuesPayment.paid_on < period.end,
         )

@@ -38,20 +38,17 @@ from qrservice.life.dues_settled import (
 from qrservice.life.meetings import ATTENDED
 from qrservice.life.standing import RED_MONTHS, YELLOW_MONTHS
 from qrservice.models import Attendance, DuesPayment, Meeting, Member, PointsEntry, Unit
+from qrservice.org.units import in_subtree
 from qrservice.timeutil import add_months, month_start, same_day_months_later
 
 #: Organisational life that restarts the warning clock: attending, or approved leave.
 LIFE = (*ATTENDED, "excused")
 
 
-def subtree(unit: Unit) -> Any:
-    return Unit.path.startswith(unit.path, autoescape=True)
-
-
 def branch_of_units(s: Session, within: Unit, branches: Iterable[Unit]) -> dict[int, int]:
     """unit id → the branch (of ``branches``) it belongs to: the branch itself and its groups."""
     wanted = {b.id for b in branches}
-    rows = s.execute(select(Unit.id, Unit.parent_id).where(subtree(within))).all()
+    rows = s.execute(select(Unit.id, Unit.parent_id).where(in_subtree(within))).all()
     out = {}
     for unit_id, parent_id in rows:
         if unit_id in wanted:
@@ -140,7 +137,7 @@ def _member_counts(
     member = (
         select(*facts)
         .join(Unit, Unit.id == Member.unit_id)
-        .where(Member.active.is_(True), subtree(within))
+        .where(Member.active.is_(True), in_subtree(within))
         .cte("member_facts")
         .prefix_with("MATERIALIZED")
     )
@@ -199,7 +196,7 @@ def _attendance_rows(s: Session, within: Unit, start: datetime, end: datetime) -
                     Meeting.status == "closed",
                     Meeting.starts_at >= start,
                     Meeting.starts_at < end,
-                    Meeting.unit_id.in_(select(Unit.id).where(subtree(within))),
+                    Meeting.unit_id.in_(select(Unit.id).where(in_subtree(within))),
                 )
             )
         )
@@ -227,7 +224,7 @@ def _active_members_of(within: Unit) -> Any:
     return (
         select(Member.id)
         .join(Unit, Unit.id == Member.unit_id)
-        .where(Member.active.is_(True), subtree(within))
+        .where(Member.active.is_(True), in_subtree(within))
     )
 
 
@@ -350,7 +347,7 @@ def attendance_by_kind_and_month(
             Meeting.status == "closed",
             Meeting.starts_at >= start,
             Meeting.starts_at < end,
-            Meeting.unit_id.in_(select(Unit.id).where(subtree(branch))),
+            Meeting.unit_id.in_(select(Unit.id).where(in_subtree(branch))),
         )
         .group_by(Meeting.id, Meeting.kind, Meeting.starts_at)
     )

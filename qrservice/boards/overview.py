@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qrservice.boards.figures import ActivityRecord, BranchMeasures, Overview
-from qrservice.boards.measures import branch_measures, subtree
+from qrservice.boards.measures import branch_measures
 from qrservice.boards.periods import Period
 from qrservice.models import AuditEvent, Meeting, MeetingPhoto, Unit, User
 from qrservice.org.members import tree_order
+from qrservice.org.units import in_subtree
 
 #: Columns the overview sorts by, each with the value it sorts on (None last).
 SORTS = ("code", "members", "compliance", "attendance", "dues", "points", "warnings")
@@ -25,7 +26,7 @@ def branches_under(s: Session, scope: Unit) -> list[Unit]:
         return [scope]
     query = (
         select(Unit)
-        .where(subtree(scope), Unit.kind == "branch", Unit.closed_at.is_(None))
+        .where(in_subtree(scope), Unit.kind == "branch", Unit.closed_at.is_(None))
         .order_by(Unit.code)
     )
     return list(s.scalars(query))
@@ -59,9 +60,9 @@ def activity_record(s: Session, scope: Unit, quarter: Period) -> list[ActivityRe
     (actions its officers recorded in the trail). Three grouped statements."""
     start, end = quarter.starts_at, quarter.ends_at
     units = tree_order(
-        list(s.scalars(select(Unit).where(subtree(scope), Unit.closed_at.is_(None))))
+        list(s.scalars(select(Unit).where(in_subtree(scope), Unit.closed_at.is_(None))))
     )
-    in_scope = select(Unit.id).where(subtree(scope))
+    in_scope = select(Unit.id).where(in_subtree(scope))
     held = dict(
         s.execute(
             select(Meeting.unit_id, func.count())

@@ -84,13 +84,14 @@ def in_scope(scope: Unit | None, unit: Unit) -> bool:
     return scope is None or unit.path.startswith(scope.path)
 
 
-def _in_subtree(unit: Unit) -> Any:
+def in_subtree(unit: Unit) -> Any:
+    """SQL: a unit of ``unit``'s subtree (``unit`` itself included), by its path."""
     return Unit.path.startswith(unit.path, autoescape=True)
 
 
 def open_units_in_scope(s: Session, scope: Unit) -> list[Unit]:
     """The scope's subtree without closed units, in tree order: what unit pickers offer."""
-    query = select(Unit).where(_in_subtree(scope), Unit.closed_at.is_(None))
+    query = select(Unit).where(in_subtree(scope), Unit.closed_at.is_(None))
     return tree_order(list(s.scalars(query)))
 
 
@@ -248,7 +249,7 @@ def edit_unit(
 
 
 def _path_problem(s: Session, unit: Unit, parent: Unit) -> str | None:
-    longest = s.scalar(select(func.max(func.length(Unit.path))).where(_in_subtree(unit))) or 0
+    longest = s.scalar(select(func.max(func.length(Unit.path))).where(in_subtree(unit))) or 0
     if longest - len(unit.path) + len(parent.path) + len(f"{unit.id}/") > MAX_PATH:
         return _("the tree would grow too deep there")
     return None
@@ -282,7 +283,7 @@ def move_unit(
 
 def blockers(s: Session, unit: Unit) -> tuple[int, int]:
     """Active members and scheduled or open meetings in ``unit``'s subtree."""
-    units = select(Unit.id).where(_in_subtree(unit))
+    units = select(Unit.id).where(in_subtree(unit))
     members = s.scalar(
         select(func.count(Member.id)).where(Member.unit_id.in_(units), Member.active.is_(True))
     )
@@ -330,7 +331,7 @@ def close_unit(s: Session, actor: Actor, unit: Unit, scope: Unit | None = None) 
     now = utcnow()
     closed = s.execute(
         update(Unit)
-        .where(_in_subtree(unit), Unit.closed_at.is_(None))
+        .where(in_subtree(unit), Unit.closed_at.is_(None))
         .values(closed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -353,7 +354,7 @@ def reopen_unit(s: Session, actor: Actor, unit: Unit, scope: Unit | None = None)
         raise UnitError({"parent": _("%(unit)s is closed; reopen it first", unit=unit.parent.code)})
     reopened = s.execute(
         update(Unit)
-        .where(_in_subtree(unit), Unit.closed_at == unit.closed_at)
+        .where(in_subtree(unit), Unit.closed_at == unit.closed_at)
         .values(closed_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -14,11 +14,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from qrservice import db
-from qrservice.audit import Actor, record
 from qrservice.boards.periods import Period, PeriodError, parse_period, period_of
 from qrservice.models import Unit
 from qrservice.org.accounts import can_see_unit, officer_required, organiser_required
 from qrservice.timeutil import add_months, local_today, month_start
+from qrservice.web import send_export
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -44,21 +44,12 @@ def _unit_or_404(unit_id: int, kind: str) -> Unit:
 
 def _bad_period(unit: Unit, exc: PeriodError) -> Any:
     message = _("period: %(problem)s", problem=exc.errors["period"])
-    return render_template("reports/bad_request.html", unit=unit, message=message), 400
+    return render_template("boards/bad_request.html", unit=unit, message=message), 400
 
 
 def _send_pdf(data: bytes, filename: str, action: str, unit: Unit, period: Period) -> Response:
-    with db.write_transaction() as w:
-        record(w, Actor.of(current_user), action, "unit", unit.id,
-               after={"unit": unit.code, "period": period.key, "bytes": len(data)})  # fmt: skip
-    return Response(
-        data,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f"attachment; filename={filename}",
-            "Cache-Control": "no-store",
-        },
-    )
+    after = {"unit": unit.code, "period": period.key, "bytes": len(data)}
+    return send_export(data, "pdf", filename, action, unit, after)
 
 
 @bp.route("/branch/<int:unit_id>.pdf")
