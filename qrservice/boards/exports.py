@@ -43,7 +43,7 @@ from qrservice.models import (
     Unit,
 )
 from qrservice.org.members_io import EXPORT_COLUMNS, _export_values
-from qrservice.org.units import in_subtree
+from qrservice.org.units import in_scope, in_subtree
 from qrservice.timeutil import add_months, local_time
 
 #: The exports, in the order the exports page lists them.
@@ -470,7 +470,7 @@ def check_choice(
             errors["meeting"] = _("meeting: not a meeting number")
         else:
             chosen_meeting = s.get(Meeting, meeting_id)
-            if chosen_meeting is None or not chosen_meeting.unit.path.startswith(unit.path):
+            if chosen_meeting is None or not in_scope(unit, chosen_meeting.unit):
                 raise LookupError(meeting_id)
             unit = chosen_meeting.unit
     if errors:

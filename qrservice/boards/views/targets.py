@@ -166,7 +166,7 @@ def _targets_page(
         errors = {**errors, "period": period_error}
         status = max(status, 422)
     row = branch_row(unit, period)
-    held = targets_of(db.session(), [unit.id])[unit.id]
+    held = row.targets  # each target's check holds its must-reach and stretch
     if form is None:
         form = {}
         for measure, target in held.items():
