@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -522,3 +523,17 @@ def test_organiser_reads_last_quarters_gaps_and_targets_and_prints_the_report(
     finally:
         with app.app_context():
             db.engine_of(app).dispose()
+
+
+def test_starting_the_app_loads_no_pdf_or_chart_renderer(tmp_path):
+    """reportlab (charts, reports, greeting cards) is loaded when one is drawn, not when a
+    worker starts: workers that only serve scans never load it."""
+    code = (
+        "import sys, pathlib; from qrservice import create_app; "
+        f"create_app({{'TESTING': True, 'DATABASE_URL': 'sqlite:///{tmp_path}/x.db'}}, "
+        f"data_dir=pathlib.Path('{tmp_path}')); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'reportlab'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout  # fmt: skip
+    assert out.strip() == "[]"

@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from qrservice import db
-from qrservice.boards import charts
 from qrservice.boards.board import branch_board
 from qrservice.boards.compliance import slot_label
 from qrservice.boards.overview import SORTS, activity_record, sorted_rows
@@ -129,6 +128,10 @@ def board(unit_id: int) -> Any:
     period = _period("month")
     if isinstance(period, str):
         return _bad_period(period, unit)
+    # reportlab draws the charts: loaded here, not at start-up (workers that only serve scans
+    # never load it).
+    from qrservice.boards import charts
+
     today = local_today()
     found = branch_board(db.session(), unit, period, today)
     return render_template(

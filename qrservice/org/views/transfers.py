@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from cards.greetings import Greeting, render_greetings_pdf
 from qrservice import db
 from qrservice.audit import Actor
 from qrservice.confirm import ask_to_confirm, confirmed
@@ -267,11 +266,23 @@ def _unit_and_month() -> tuple[Unit, date]:
     return unit, month
 
 
-def _greeting(b: Birthday, org: str) -> Greeting:
-    return Greeting(
-        org_name=org, unit_name=unit_label(b.member.unit), member_name=b.member.name,
-        joined_on=b.member.joined_on, day=b.day, years=b.years,
-    )  # fmt: skip
+def _greetings_pdf(found: list[Birthday], title: str, org: str) -> bytes:
+    """The greeting cards as a PDF. The PDF renderer is loaded here, when a card is asked
+    for: workers that only serve scans never load it."""
+    from cards.greetings import Greeting, render_greetings_pdf
+
+    greetings = [
+        Greeting(
+            org_name=org,
+            unit_name=unit_label(b.member.unit),
+            member_name=b.member.name,
+            joined_on=b.member.joined_on,
+            day=b.day,
+            years=b.years,
+        )  # fmt: skip
+        for b in found
+    ]
+    return render_greetings_pdf(greetings, title, org)
 
 
 def _pdf(data: bytes, filename: str) -> Response:
@@ -309,7 +320,7 @@ def birthday_cards() -> Any:
                 unit=unit_label(unit), month=month.strftime("%Y-%m")), "error")  # fmt: skip
         back = url_for("transfers.birthdays", unit=unit.code, month=month.strftime("%Y-%m"))
         return redirect(back)
-    data = render_greetings_pdf([_greeting(b, org) for b in found], f"{org} 政治生日", org)
+    data = _greetings_pdf(found, f"{org} 政治生日", org)
     return _pdf(data, f"birthdays-{unit.code}-{month.strftime('%Y-%m')}.pdf")
 
 
@@ -326,5 +337,5 @@ def birthday_card(member_id: int) -> Any:
     org = organisation_name(db.session())
     day = anniversary(member.joined_on, year)
     b = Birthday(member, day, years_of_membership(member.joined_on, year))
-    data = render_greetings_pdf([_greeting(b, org)], f"{org} {member.name}", org)
+    data = _greetings_pdf([b], f"{org} {member.name}", org)
     return _pdf(data, f"birthday-{member.number}-{year}.pdf")
