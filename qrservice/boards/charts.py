@@ -26,7 +26,16 @@ from reportlab.lib import colors
 from reportlab.lib.attrmap import AttrMap, AttrMapValue
 
 from cards.pdf import fit_text, register_fonts, text_runs, text_width
-from qrservice.boards.figures import BranchMeasures, Compliance, PointsFigures, Rate, TrendPoint
+from qrservice.boards.figures import (
+    PERCENT_MEASURES,
+    BranchMeasures,
+    Compliance,
+    PointsFigures,
+    Rate,
+    TrendPoint,
+    number_text,
+    percent_text,
+)
 from qrservice.models import BOARD_MEASURES
 
 #: The font families an SVG asks the browser for: its Chinese fonts, then any sans-serif.
@@ -46,8 +55,6 @@ STRETCH = colors.HexColor("#1b5e20")
 EMPTY = colors.HexColor("#e8e8e8")
 STATE_COLOURS = {"stretch": STRETCH, "met": MET, "missed": MISSED, "none": BAR}
 
-PERCENT_MEASURES = ("compliance", "attendance", "dues")
-
 
 def measure_names() -> dict[str, str]:
     """The measures' names as chart titles: the boards' names, capitalised."""
@@ -61,19 +68,6 @@ def kind_names() -> dict[str, str]:
     from qrservice.life.views.meetings import meeting_kind_names
 
     return meeting_kind_names()
-
-
-def number_text(value: Any) -> str:
-    """A figure as charts and tables print it: '–' for none, whole numbers without '.0'."""
-    if value is None:
-        return "–"
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
-    return str(value)
-
-
-def percent_text(value: Any) -> str:
-    return "–" if value is None else f"{number_text(value)}%"
 
 
 # Drawing text

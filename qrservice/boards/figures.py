@@ -15,6 +15,27 @@ from typing import Any, NamedTuple
 
 from qrservice.boards.periods import Period
 
+#: Measures written as percentages; the others are average points and members.
+PERCENT_MEASURES = frozenset({"compliance", "attendance", "dues"})
+
+
+def number_text(value: Any) -> str:
+    """A figure as pages, charts and reports print it: '–' for none, no trailing '.0'."""
+    if value is None:
+        return "–"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
+def percent_text(value: Any) -> str:
+    return "–" if value is None else f"{number_text(value)}%"
+
+
+def value_text(measure: str, value: Any) -> str:
+    """A measure's value (or target) as shown: 93%, 12.5, 3."""
+    return percent_text(value) if measure in PERCENT_MEASURES else number_text(value)
+
 
 def percent(part: int, whole: int) -> int | None:
     """A whole percentage, None when there is nothing to divide by."""

@@ -34,7 +34,14 @@ from reportlab.platypus import (
 
 from cards.pdf import CJK_FONT, register_fonts, text_runs, text_width
 from qrservice.boards import charts
-from qrservice.boards.figures import Board, BranchMeasures, Overview
+from qrservice.boards.figures import (
+    Board,
+    BranchMeasures,
+    Overview,
+    number_text,
+    percent_text,
+    value_text,
+)
 from qrservice.boards.periods import Period
 from qrservice.life.attention import cause_text, warning_name
 from qrservice.life.dues import yuan
@@ -212,12 +219,6 @@ def _draw_text(canvas: Any, x: float, y: float, text: str, size: float) -> None:
 # Figures as text
 
 
-def _value_text(measure: str, value: Any) -> str:
-    return (charts.percent_text if measure in charts.PERCENT_MEASURES else charts.number_text)(
-        value
-    )
-
-
 def _name(item: Any) -> str:
     member = getattr(item, "member", None)
     return getattr(member, "name", "") if member is not None else ""
@@ -276,9 +277,9 @@ def _branch_story(report: Report, board: Board, organisation: str) -> None:
         if check is not None and check.state == "missed":
             missed_rows.add(len(rows))
         rows.append([
-            charts.measure_names()[measure], _value_text(measure, m.value(measure)),
-            charts.number_text(check.must_reach) if check else "–",
-            charts.number_text(check.stretch) if check else "–",
+            charts.measure_names()[measure], value_text(measure, m.value(measure)),
+            number_text(check.must_reach) if check else "–",
+            number_text(check.stretch) if check else "–",
             states[check.state] if check else states["none"],
             _note_text(check.note) if check else "",
         ])  # fmt: skip
@@ -294,7 +295,7 @@ def _branch_story(report: Report, board: Board, organisation: str) -> None:
     report.para(
         _("%(met)d of %(counted)d required meetings held (%(percent)s); %(missed)d missed.",
           met=compliance.met, counted=compliance.counted,
-          percent=charts.percent_text(compliance.percent), missed=len(compliance.missed))
+          percent=percent_text(compliance.percent), missed=len(compliance.missed))
     )  # fmt: skip
     if compliance.slots:
         report.chart(charts.compliance_chart(compliance))
@@ -311,7 +312,7 @@ def _branch_story(report: Report, board: Board, organisation: str) -> None:
     report.para(
         _("Attendance rate %(rate)s: %(attended)d attended of %(expected)d expected, "
           "%(excused)d on leave, at %(meetings)d meetings.",
-          rate=charts.percent_text(rate.percent), attended=rate.attended,
+          rate=percent_text(rate.percent), attended=rate.attended,
           expected=rate.expected, excused=rate.excused, meetings=rate.meetings)
     )  # fmt: skip
     if board.by_kind:
@@ -324,7 +325,7 @@ def _branch_story(report: Report, board: Board, organisation: str) -> None:
     report.table(
         [_("Collection rate"), _("Members settled"), _("Collected (yuan)"),
          _("Owed today (yuan)"), _("Members in arrears")],
-        [[charts.percent_text(dues.percent), f"{dues.settled}/{dues.owing}",
+        [[percent_text(dues.percent), f"{dues.settled}/{dues.owing}",
           yuan(dues.collected_fen), yuan(dues.owed_fen) or "–", dues.in_arrears]],
         [1, 1, 1, 1, 1], numeric=(0, 1, 2, 3, 4),
     )  # fmt: skip
@@ -333,7 +334,7 @@ def _branch_story(report: Report, board: Board, organisation: str) -> None:
     points = m.points
     report.para(
         _("Average %(average)s points per member (%(total)d points, %(members)d members).",
-          average=charts.number_text(points.average), total=points.total,
+          average=number_text(points.average), total=points.total,
           members=points.members)
     )  # fmt: skip
     if points.distribution:
@@ -412,13 +413,13 @@ def _assessment(report: Report, assessment: Any) -> None:
     report.para(
         _("Assessment of %(month)s: %(score)s points per member; %(follow)d members below "
           "%(threshold)d points to follow up.",
-          month=assessment.month.strftime("%Y-%m"), score=charts.number_text(overall.score),
+          month=assessment.month.strftime("%Y-%m"), score=number_text(overall.score),
           follow=len(assessment.follow_up_members), threshold=assessment.threshold)
     )  # fmt: skip
     if assessment.groups:
         report.table(
             [_("Group"), _("Members"), _("Points per member")],
-            [[g.unit.name, g.members, charts.number_text(g.score)] for g in assessment.groups],
+            [[g.unit.name, g.members, number_text(g.score)] for g in assessment.groups],
             [4, 1, 1.5], numeric=(1, 2),
         )  # fmt: skip
 
@@ -461,7 +462,7 @@ def committee_report_pdf(overview: Overview, boards: list[Board], organisation: 
     names = charts.measure_names()
     report.table(
         [_("Code"), _("Branch"), _("Members")] + [names[m] for m in BOARD_MEASURES],
-        [[r.code, r.name, r.members] + [_value_text(m, r.value(m)) for m in BOARD_MEASURES]
+        [[r.code, r.name, r.members] + [value_text(m, r.value(m)) for m in BOARD_MEASURES]
          for r in rows],
         [1.3, 3.5, 1.1] + [1.3] * len(BOARD_MEASURES), numeric=tuple(range(2, 8)),
         shade=lambda i, c: (

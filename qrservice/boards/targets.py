@@ -20,14 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
-from qrservice.boards.figures import BranchMeasures, TargetCheck
+from qrservice.boards.figures import PERCENT_MEASURES, BranchMeasures, TargetCheck
 from qrservice.boards.overview import branches_under
 from qrservice.boards.periods import Period, PeriodError, parse_period
 from qrservice.models import BOARD_MEASURES, BoardTarget, TargetNote, Unit
 from qrservice.timeutil import half_width, local_today, utcnow
 
 #: Measures given in percent (at most 100).
-PERCENT_MEASURES = frozenset({"compliance", "attendance", "dues"})
 #: Measures where fewer is better.
 LOWER_IS_BETTER = frozenset({"warnings"})
 #: The largest target accepted (the column holds 8 digits, one after the point).

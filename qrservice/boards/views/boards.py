@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -12,10 +11,11 @@ from flask_login import current_user
 from qrservice import db
 from qrservice.boards.board import branch_board
 from qrservice.boards.compliance import slot_label
+from qrservice.boards.figures import value_text
 from qrservice.boards.overview import SORTS, activity_record, sorted_rows
 from qrservice.boards.overview import overview as overview_of
 from qrservice.boards.periods import Period, PeriodError, parse_period, period_of
-from qrservice.boards.targets import PERCENT_MEASURES, measure_name
+from qrservice.boards.targets import measure_name
 from qrservice.life.attention import cause_text, warning_name
 from qrservice.models import BOARD_MEASURES, Unit
 from qrservice.org.accounts import can_see_unit, officer_required
@@ -62,13 +62,7 @@ def _measure_name(measure: str) -> str:
     return measure_name(measure)
 
 
-@bp.app_template_global("value_text")
-def value_text(measure: str, value: Any) -> str:
-    """A measure's value as shown: 93%, 12.5, 3; a dash for none."""
-    if value is None:
-        return "—"
-    text = f"{float(value):g}" if isinstance(value, (Decimal, float)) else str(value)
-    return f"{text}%" if measure in PERCENT_MEASURES else text
+bp.add_app_template_global(value_text, "value_text")
 
 
 @bp.app_template_global("target_text")
