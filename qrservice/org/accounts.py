@@ -263,6 +263,15 @@ def can_see_unit(user: User, unit: Unit) -> bool:
     return unit.path.startswith(user.unit.path)
 
 
+def unit_or_404(unit_id: int, kind: str | None = None) -> Unit:
+    """The unit with this id if the logged-in officer may see it (and it is of ``kind``, if
+    given); else 404: to them it may not exist."""
+    unit = db.session().get(Unit, unit_id)
+    if unit is None or (kind and unit.kind != kind) or not can_see_unit(current_user, unit):
+        abort(404)
+    return unit
+
+
 def can_see_member(user: User, member: Member) -> bool:
     return can_see_unit(user, member.unit)
 

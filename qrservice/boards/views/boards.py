@@ -18,7 +18,7 @@ from qrservice.boards.periods import Period, PeriodError, parse_period, period_o
 from qrservice.boards.targets import measure_name
 from qrservice.life.attention import cause_text, warning_name
 from qrservice.models import BOARD_MEASURES, Unit
-from qrservice.org.accounts import can_see_unit, officer_required
+from qrservice.org.accounts import officer_required, unit_or_404
 from qrservice.org.units import open_units_in_scope
 from qrservice.timeutil import local_today
 
@@ -31,10 +31,9 @@ def _unit_or_404(raw: Any, default: Unit) -> Unit:
     raw = str(raw or "").strip()
     if not raw:
         return default
-    unit = db.session().get(Unit, int(raw)) if raw.isdigit() and len(raw) < 10 else None
-    if unit is None or not can_see_unit(current_user, unit):
+    if not (raw.isdigit() and len(raw) < 10):
         abort(404)
-    return unit
+    return unit_or_404(int(raw))
 
 
 def _period(default_kind: str) -> Period | str:

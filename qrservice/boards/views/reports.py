@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from qrservice import db
 from qrservice.boards.periods import Period, PeriodError, parse_period, period_of
 from qrservice.models import Unit
-from qrservice.org.accounts import can_see_unit, officer_required, organiser_required
+from qrservice.org.accounts import officer_required, organiser_required, unit_or_404
 from qrservice.timeutil import add_months, local_today, month_start
 from qrservice.web import send_export
 
@@ -33,13 +32,6 @@ def report_period(raw: str | None, today: Any) -> Period:
     if not (raw or "").strip():
         return default_period(today)
     return parse_period(raw, today)
-
-
-def _unit_or_404(unit_id: int, kind: str) -> Unit:
-    unit = db.session().get(Unit, unit_id)
-    if unit is None or unit.kind != kind or not can_see_unit(current_user, unit):
-        abort(404)
-    return unit
 
 
 def _bad_period(unit: Unit, exc: PeriodError) -> Any:
@@ -59,7 +51,7 @@ def branch(unit_id: int) -> Any:
     from qrservice.boards.reports import branch_report_pdf, report_filename
     from qrservice.org.organisation import cached_organisation_name
 
-    unit = _unit_or_404(unit_id, "branch")
+    unit = unit_or_404(unit_id, "branch")
     today = local_today()
     try:
         period = report_period(request.args.get("period"), today)
@@ -76,7 +68,7 @@ def committee(unit_id: int) -> Any:
     from qrservice.boards.reports import committee_report_pdf, gather_committee, report_filename
     from qrservice.org.organisation import cached_organisation_name
 
-    unit = _unit_or_404(unit_id, "committee")
+    unit = unit_or_404(unit_id, "committee")
     today = local_today()
     try:
         period = report_period(request.args.get("period"), today)

@@ -53,7 +53,7 @@ from qrservice.models import (
     MEETING_KINDS,
     Unit,
 )
-from qrservice.org.accounts import can_see_unit, officer_required
+from qrservice.org.accounts import can_see_unit, officer_required, unit_or_404
 from qrservice.timeutil import local_today
 
 bp = Blueprint("targets", __name__, url_prefix="/boards")
@@ -124,13 +124,6 @@ def rules_page() -> Any:
 # A branch's targets.
 
 
-def _branch_or_404(unit_id: int) -> Unit:
-    unit = db.session().get(Unit, unit_id)
-    if unit is None or unit.kind != "branch" or not can_see_unit(current_user, unit):
-        abort(404)
-    return unit
-
-
 def _period() -> tuple[Period, str | None]:
     today = local_today()
     try:
@@ -184,7 +177,7 @@ def _targets_page(
 @bp.route("/<int:unit_id>/targets", methods=["GET", "POST"])
 @officer_required
 def unit_targets(unit_id: int) -> Any:
-    unit = _branch_or_404(unit_id)
+    unit = unit_or_404(unit_id, "branch")
     if request.method == "GET":
         return _targets_page(unit, {}, None, 200)
     actor = Actor.of(current_user)
@@ -236,7 +229,7 @@ def unit_targets(unit_id: int) -> Any:
 @bp.route("/<int:unit_id>/notes/<measure>", methods=["GET", "POST"])
 @officer_required
 def note(unit_id: int, measure: str) -> Any:
-    unit = _branch_or_404(unit_id)
+    unit = unit_or_404(unit_id, "branch")
     if measure not in BOARD_MEASURES:
         abort(404)
     period, period_error = _period()

@@ -52,7 +52,7 @@ from qrservice.life.dues import (
     yuan,
 )
 from qrservice.models import DuesExemption, DuesPayment, DuesRate, Member, Unit
-from qrservice.org.accounts import can_see_member, can_see_unit, officer_required
+from qrservice.org.accounts import can_see_member, officer_required, unit_or_404
 from qrservice.org.issuance import branch_of
 from qrservice.org.members_io import ROW, ImportFileError, RowError
 from qrservice.timeutil import (
@@ -344,13 +344,6 @@ def void_payment_(payment_id: int) -> Any:
 # A unit's dues list
 
 
-def _unit_or_404(unit_id: int) -> Unit:
-    unit = db.session().get(Unit, unit_id)
-    if unit is None or not can_see_unit(current_user, unit):
-        abort(404)
-    return unit
-
-
 def _listing(unit: Unit) -> Any:
     """The unit's dues list for ?month= (default this month), or a 400 page naming the month."""
     text = request.args.get("month", "").strip()
@@ -375,7 +368,7 @@ def _bad_month(unit: Unit, message: str) -> Any:
 @bp.route("/units/<int:unit_id>")
 @officer_required
 def unit_list(unit_id: int) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     listing, refusal = _listing(unit)
     if refusal is not None:
         return refusal
@@ -389,7 +382,7 @@ def unit_list(unit_id: int) -> Any:
 @bp.route("/units/<int:unit_id>/export.<any(csv, xlsx):fmt>")
 @officer_required
 def unit_export(unit_id: int, fmt: str) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     listing, refusal = _listing(unit)
     if refusal is not None:
         return refusal

@@ -22,7 +22,7 @@ from qrservice import db
 from qrservice.audit import Actor
 from qrservice.confirm import ask_to_confirm, confirmed
 from qrservice.models import Unit
-from qrservice.org.accounts import can_see_unit, officer_required, organiser_required
+from qrservice.org.accounts import can_see_unit, officer_required, organiser_required, unit_or_404
 from qrservice.org.members import units_in_scope
 from qrservice.org.members_io import ImportFileError, RowError
 from qrservice.org.roles import (
@@ -96,13 +96,6 @@ def _scope() -> Unit:
     return unit
 
 
-def _unit_or_404(unit_id: int) -> Unit:
-    unit = db.session().get(Unit, unit_id)
-    if unit is None or not can_see_unit(current_user, unit):
-        abort(404)
-    return unit
-
-
 def _is_organiser() -> bool:
     return current_user.role == "organiser"
 
@@ -169,7 +162,7 @@ def new_unit() -> Any:
 @bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"], endpoint="edit_unit")
 @organiser_required
 def edit_unit_view(unit_id: int) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     movable = unit.parent_id is not None and unit.id != current_user.unit.id
     parents = _parent_choices(unit.kind, unit) if movable else []
     if request.method == "POST":
@@ -198,7 +191,7 @@ def edit_unit_view(unit_id: int) -> Any:
 @bp.route("/units/<int:unit_id>/close", methods=["POST"], endpoint="close_unit")
 @organiser_required
 def close_unit_view(unit_id: int) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     if unit.closed_at is None:
         members, meetings = blockers(db.session(), unit)
         if members or meetings:
@@ -226,7 +219,7 @@ def close_unit_view(unit_id: int) -> Any:
 @bp.route("/units/<int:unit_id>/reopen", methods=["POST"], endpoint="reopen_unit")
 @organiser_required
 def reopen_unit_view(unit_id: int) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     try:
         reopened = reopen_unit(db.session(), Actor.of(current_user), unit, scope=current_user.unit)
     except UnitError as exc:
@@ -269,7 +262,7 @@ def _unit_page(
 @bp.route("/units/<int:unit_id>")
 @officer_required
 def show_unit(unit_id: int) -> Any:
-    return _unit_page(_unit_or_404(unit_id))
+    return _unit_page(unit_or_404(unit_id))
 
 
 def _role_page_unit(unit: Unit) -> Unit:
@@ -282,7 +275,7 @@ def _role_page_unit(unit: Unit) -> Unit:
 @bp.route("/units/<int:unit_id>/roles", methods=["POST"], endpoint="add_role")
 @officer_required
 def add_role_view(unit_id: int) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     form = request.form.to_dict()
     page = _role_page_unit(unit)
     try:
@@ -302,7 +295,7 @@ def add_role_view(unit_id: int) -> Any:
 @bp.route("/units/<int:unit_id>/roles/remove", methods=["POST"], endpoint="remove_role")
 @officer_required
 def remove_role_view(unit_id: int) -> Any:
-    unit = _unit_or_404(unit_id)
+    unit = unit_or_404(unit_id)
     page = _role_page_unit(unit)
     number, role = request.form.get("member", ""), request.form.get("role", "")
     if not confirmed():
