@@ -75,6 +75,11 @@ def add_months(d: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def month_number(d: date) -> int:
+    """The month of ``d`` as one number (year * 12 + month - 1): months apart is a subtraction."""
+    return d.year * 12 + d.month - 1
+
+
 def same_day_months_later(day: date, n: int) -> date:
     """The same day ``n`` months later; a day past that month's end becomes its last day."""
     month = add_months(day, n)

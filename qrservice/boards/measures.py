@@ -39,7 +39,7 @@ from qrservice.life.meetings import ATTENDED
 from qrservice.life.standing import RED_MONTHS, YELLOW_MONTHS
 from qrservice.models import Attendance, DuesPayment, Meeting, Member, PointsEntry, Unit
 from qrservice.org.units import in_subtree
-from qrservice.timeutil import add_months, month_start, same_day_months_later
+from qrservice.timeutil import add_months, month_number, month_start, same_day_months_later
 
 #: Organisational life that restarts the warning clock: attending, or approved leave.
 LIFE = (*ATTENDED, "excused")
@@ -62,10 +62,6 @@ def warning_cut(today: date, months: int) -> date:
     """The last day a warning clock may have started for ``months`` whole months to have run
     by ``today`` (qrservice.life.standing counts 10 March to 10 June as three)."""
     return same_day_months_later(today, -months)
-
-
-def _month_index(day: date) -> int:
-    return day.year * 12 + day.month - 1
 
 
 def _life_since(cut: date | None, member_id: Any = None) -> Any:
@@ -93,7 +89,7 @@ def _clock_started(today: date, months: int, org_start: date | None) -> Any:
     started = Member.joined_on <= cut
     if org_start is None:
         return started
-    return and_(started, dues_start_index(org_start) <= _month_index(cut))
+    return and_(started, dues_start_index(org_start) <= month_number(cut))
 
 
 def _member_counts(

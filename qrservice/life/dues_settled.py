@@ -47,16 +47,12 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from qrservice.life.dues import PAID, Ledger, facts_of, ledger_from, org_dues_start
 from qrservice.models import DuesSettled, Member
-from qrservice.timeutil import add_months, month_start
+from qrservice.timeutil import add_months, month_number, month_start
 
 #: Members per round trip: well under SQLite's limit of bound values in one statement.
 BATCH = 5_000
 
 Span = tuple[date, date | None]
-
-
-def _index(month: date) -> int:
-    return month.year * 12 + month.month - 1
 
 
 def _month(index: int) -> date:
@@ -71,8 +67,8 @@ def _zero_rate_runs(ledger: Ledger, first: int) -> list[tuple[int, int | None]]:
         if fen != 0:
             continue
         # The first rate also applies to every month before it.
-        lo = first if i == 0 else max(_index(start), first)
-        hi = _index(rates[i + 1][0]) - 1 if i + 1 < len(rates) else None
+        lo = first if i == 0 else max(month_number(start), first)
+        hi = month_number(rates[i + 1][0]) - 1 if i + 1 < len(rates) else None
         if hi is None or hi >= lo:
             runs.append((lo, hi))
     return runs
@@ -85,14 +81,16 @@ def settled_spans(ledger: Ledger) -> list[Span]:
     start = ledger.start
     if start is None:
         return []
-    first = _index(start)
+    first = month_number(start)
     runs: list[tuple[int, int | None]] = [
-        (_index(m), _index(m)) for m in ledger.covered if m >= start and ledger.state(m) == PAID
+        (month_number(m), month_number(m))
+        for m in ledger.covered
+        if m >= start and ledger.state(m) == PAID
     ]
     for begin, end in ledger.facts.exemptions:
-        lo = max(_index(begin), first)
-        if end is None or _index(end) >= lo:
-            runs.append((lo, None if end is None else _index(end)))
+        lo = max(month_number(begin), first)
+        if end is None or month_number(end) >= lo:
+            runs.append((lo, None if end is None else month_number(end)))
     runs += _zero_rate_runs(ledger, first)
     runs.sort(key=lambda r: r[0])
     merged: list[list[int | None]] = []
@@ -197,7 +195,7 @@ def dues_start_index(org_start: date | None, member: Any = Member) -> ColumnElem
     assert org_start is not None
     # No GREATEST on SQLite, and its two-argument max() is not PostgreSQL's.
     after_org = _own_start(member) >= add_months(month_start(org_start), 1)
-    return case((after_org, own), else_=literal(_index(org_start)))
+    return case((after_org, own), else_=literal(month_number(org_start)))
 
 
 def owes_between(org_start: date | None, first: date, last: date, member: Any = Member) -> Any:
@@ -265,8 +263,8 @@ def arrears_months(
     if not _tracked(org_start):
         return literal(0)
     assert org_start is not None
-    end = _index(before)
-    org = _index(org_start)
+    end = month_number(before)
+    org = month_number(org_start)
     if org >= end:
         return literal(0)
     own = _own_start(member)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from qrservice.audit import Actor, record
 from qrservice.life.dues import MONTHS_AHEAD
+from qrservice.life.dues_settled import refresh_settled
 from qrservice.models import Member, Unit
 from qrservice.tables import FORMULA_PREFIXES
 from qrservice.timeutil import add_months, local_today, month_start, parse_month, utcnow
@@ -318,13 +319,6 @@ def audit_values(clean: dict[str, Any]) -> dict[str, Any]:
 DUES_START_FIELDS = frozenset({"joined_on", "dues_from"})
 
 
-def refresh_dues_months(s: Session, member_ids: list[int]) -> None:
-    """Keep the members' settled dues months (the boards' dues) in step with their start."""
-    from qrservice.life.dues_settled import refresh_settled
-
-    refresh_settled(s, member_ids)
-
-
 def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: str) -> Member:
     if s.scalar(select(Member.id).where(Member.number == clean["number"])) is not None:
         raise MemberError(
@@ -335,7 +329,7 @@ def create_member(s: Session, actor: Actor, clean: dict[str, Any], id_hash_key: 
     _apply(member, clean, id_hash_key)
     s.add(member)
     s.flush()
-    refresh_dues_months(s, [member.id])
+    refresh_settled(s, [member.id])
     record(s, actor, "member.create", "member", member.id, after=audit_values(clean))
     return member
 
@@ -373,7 +367,7 @@ def update_member(
     member.updated_at = utcnow()
     s.flush()
     if DUES_START_FIELDS & after.keys():
-        refresh_dues_months(s, [member.id])
+        refresh_settled(s, [member.id])
     record(s, actor, "member.update", "member", member.id, before=before, after=after)
     return True
 

@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from qrservice.audit import Actor, event_values, record
+from qrservice.life.dues_settled import refresh_settled
 from qrservice.models import AuditEvent, Member, Unit
 from qrservice.org.members import (
     DUES_START_FIELDS,
@@ -56,7 +57,6 @@ from qrservice.org.members import (
     member_changes,
     member_columns,
     member_values,
-    refresh_dues_months,
 )
 from qrservice.org.transfers import import_hosting
 from qrservice.tables import table_bytes
@@ -840,7 +840,7 @@ def write_plan(s: Session, actor: Actor, plan: ImportPlan) -> ImportReport:
         savepoint.rollback()
         raise ImportStale(str(exc.orig)) from exc
     savepoint.commit()
-    refresh_dues_months(s, [*new_ids.values(), *(
+    refresh_settled(s, [*new_ids.values(), *(
         member_id for _row, member_id, changed, _b, _a in plan.updates
         if DUES_START_FIELDS & changed.keys()
     )])  # fmt: skip
